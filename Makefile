@@ -1,0 +1,62 @@
+# dmabufd — build, run and test. `make run` and `make test` do all set-up on a fresh
+# Debian machine of this project's kind (they install what is missing, as root).
+
+SWIFT       ?= swift
+PYTHON      ?= python3
+SOCKET      ?= /run/dmabufd/dmabufd.sock
+DEBUG_BIN    = .build/debug
+RELEASE_BIN  = .build/release
+
+# Debian packages: the C libraries the Swift targets link, and what the tests drive.
+BUILD_DEBS = libbpf-dev libelf-dev zlib1g-dev libjansson-dev pkg-config
+TEST_DEBS  = util-linux
+# PyPI: a Varlink client we did not write, and the integration test runner.
+TEST_PIP   = varlink==31.0.0 pytest
+
+.PHONY: all build release run test test-unit test-host deps test-deps clean help
+
+all: build
+
+help:
+	@echo "make run     build release and start dmabufd in the foreground (socket $(SOCKET))"
+	@echo "make test    install test needs, build once, run unit and host-integration tests"
+	@echo "make build   debug build of dmabufd and dmabufctl"
+	@echo "make clean   remove build output"
+
+deps:
+	@missing=""; for p in $(BUILD_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+test-deps: deps
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@$(PYTHON) -m pip install -q --disable-pip-version-check $(TEST_PIP)
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product dmabufd
+	$(SWIFT) build -c release --product dmabufctl
+
+run: release
+	$(RELEASE_BIN)/dmabufd --socket $(SOCKET)
+
+# One debug build serves every tier: the unit tests link it, the host tier runs its binaries.
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(MAKE) test-unit test-host
+
+test-unit:
+	$(SWIFT) test --skip-build
+
+test-host:
+	DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/integration
+
+clean:
+	rm -rf .build

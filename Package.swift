@@ -1,0 +1,67 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "dmabufd",
+    products: [
+        .executable(name: "dmabufd", targets: ["dmabufd"]),
+        .executable(name: "dmabufctl", targets: ["dmabufctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries, imported as they are; shim.h wraps only what Swift cannot call.
+        .systemLibrary(
+            name: "CJansson", path: "Sources/CJansson", pkgConfig: "jansson",
+            providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(
+            name: "CLibbpf", path: "Sources/CLibbpf", pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev", "libelf-dev", "zlib1g-dev"])]),
+
+        // The wire protocol: framing, messages, the Monitor interface, name rules. No sockets, no BPF.
+        .target(
+            name: "DmabufProtocol", dependencies: ["CJansson"], path: "Sources/Protocol",
+            resources: [.embedInCode("io.dmabufd.Monitor.varlink"), .embedInCode("org.varlink.service.varlink")]),
+
+        // The BPF program's owner: load, run a pass, read its maps. Nothing else touches libbpf.
+        .target(
+            name: "DmabufScanner", dependencies: ["CLibbpf"], path: "Sources/Scanner",
+            plugins: ["BPFObjectPlugin"]),
+
+        // The daemon: registry, scheduler, policy, socket server, start-up and shutdown.
+        .target(
+            name: "DmabufService",
+            dependencies: [
+                "DmabufProtocol", "DmabufScanner",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Service"),
+        .executableTarget(name: "dmabufd", dependencies: ["DmabufService"], path: "Sources/dmabufd"),
+
+        // The client library every Swift client of ours uses: connect, call, stream.
+        .target(name: "DmabufClient", dependencies: ["DmabufProtocol"], path: "Sources/Client"),
+        .executableTarget(
+            name: "dmabufctl",
+            dependencies: ["DmabufClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/ClientCLI"),
+
+        // Build-time: compiles bpf/*.bpf.c and embeds the stripped object as Swift bytes.
+        .executableTarget(name: "BPFEmbedder", path: "Plugins/BPFEmbedder"),
+        .plugin(
+            name: "BPFObjectPlugin", capability: .buildTool(), dependencies: ["BPFEmbedder"],
+            path: "Plugins/BPFObjectPlugin"),
+
+        .testTarget(name: "ProtocolTests", dependencies: ["DmabufProtocol", "DmabufClient"], path: "Tests/ProtocolTests"),
+        .testTarget(name: "ScannerTests", dependencies: ["DmabufScanner"], path: "Tests/ScannerTests"),
+        .testTarget(
+            name: "ServiceTests", dependencies: ["DmabufService", "DmabufClient"], path: "Tests/ServiceTests"),
+    ]
+)

@@ -1,0 +1,159 @@
+import DmabufProtocol
+import Glibc
+
+/// A blocking Varlink connection over a Unix socket: the client side of
+/// dmabufd's protocol, for `dmabufctl`, tests and other tools.
+///
+/// One caller at a time: a connection is not `Sendable`. Calls are answered
+/// in order. After an error that leaves the stream in doubt (the peer closed
+/// it, a reply could not be read, a stream stopped early) the connection is
+/// closed and every later call throws `ClientError.connectionClosed`; an
+/// error *reply* leaves it open.
+public final class VarlinkConnection {
+    /// 64 MiB: a `List` of every buffer on a busy host is far larger than a call may be.
+    public static let defaultMaximumReplySize = 64 << 20
+
+    public let path: String
+    private var fd: Int32
+    private var framer: MessageFramer
+    /// Where `recv` writes, reused for every read.
+    private let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 1)
+
+    /// Connects to the socket at `path`.
+    ///
+    /// Throws `serviceNotRunning` when there is no socket there or nobody
+    /// listens on it, `permissionDenied` when this user may not open it.
+    public init(
+        path: String = VarlinkConnection.defaultSocketPath(),
+        maximumReplySize: Int = VarlinkConnection.defaultMaximumReplySize
+    ) throws(ClientError) {
+        self.path = path
+        self.framer = MessageFramer(maximumMessageSize: maximumReplySize)
+        do {
+            self.fd = try UnixSocket.connect(path: path)
+        } catch {
+            chunk.deallocate()
+            throw error
+        }
+    }
+
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+        chunk.deallocate()
+    }
+
+    /// Closes the connection; later calls throw `connectionClosed`.
+    public func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
+
+    public var isOpen: Bool { fd >= 0 }
+
+    /// Sends `call` and returns its one reply; an error reply is thrown as
+    /// `ClientError.replyError`. `more` and `oneway` are cleared: use
+    /// `stream` and `send(oneway:)` for those.
+    public func call(_ call: Call) throws(ClientError) -> Reply {
+        let reply = try reply(to: call)
+        if let error = reply.varlinkError { throw .replyError(error) }
+        return reply
+    }
+
+    /// Sends `call` and returns its one reply as it came, error replies
+    /// included (`reply.error`, `reply.varlinkError`). `more` and `oneway` are cleared.
+    public func reply(to call: Call) throws(ClientError) -> Reply {
+        var call = call
+        call.more = false
+        call.oneway = false
+        try write(call)
+        let reply = try readReply()
+        if reply.continues {
+            close()
+            throw .protocol("the reply to \(call.method), called without \"more\", says more replies follow")
+        }
+        return reply
+    }
+
+    /// Sends `call` with `more` set and hands each reply to `onReply` until
+    /// one comes without `continues`, or `onReply` returns false. Stopping
+    /// early closes the connection: Varlink cannot cancel a call, and the
+    /// replies still on their way would be read as answers to the next one.
+    ///
+    /// An error reply ends the stream and is thrown as `ClientError.replyError`
+    /// (e.g. `io.dmabufd.Monitor.ShuttingDown`). Throws `ClientError`, or
+    /// whatever `onReply` throws (the connection is closed then too).
+    public func stream(_ call: Call, onReply: (Reply) throws -> Bool) throws {
+        var call = call
+        call.more = true
+        call.oneway = false
+        call.upgrade = false
+        try write(call)
+        while true {
+            let reply = try readReply()
+            if let error = reply.varlinkError { throw ClientError.replyError(error) }
+            let goOn: Bool
+            do {
+                goOn = try onReply(reply)
+            } catch {
+                close()
+                throw error
+            }
+            if !reply.continues { return }
+            if !goOn {
+                close()
+                return
+            }
+        }
+    }
+
+    /// Sends `call` with `oneway` set and returns once it is written: no reply will come.
+    public func send(oneway call: Call) throws(ClientError) {
+        var call = call
+        call.oneway = true
+        call.more = false
+        call.upgrade = false
+        try write(call)
+    }
+
+    private func write(_ call: Call) throws(ClientError) {
+        guard fd >= 0 else { throw .connectionClosed }
+        do throws(ClientError) {
+            try UnixSocket.sendAll(fd, call.framed())
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// The next reply: from what is buffered, else from the socket.
+    private func readReply() throws(ClientError) -> Reply {
+        guard fd >= 0 else { throw .connectionClosed }
+        do throws(ClientError) {
+            while true {
+                let message: [UInt8]?
+                do {
+                    message = try framer.nextMessage()
+                } catch {
+                    throw ClientError.protocol("a reply is longer than \(framer.maximumMessageSize) bytes")
+                }
+                if let message {
+                    do {
+                        return try Reply(decoding: message)
+                    } catch {
+                        throw ClientError.protocol(error.parameters["reason"]?.stringValue ?? "\(error)")
+                    }
+                }
+                try receiveMore()
+            }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    private func receiveMore() throws(ClientError) {
+        let count = try UnixSocket.receive(fd, into: chunk)
+        guard count > 0 else { throw .connectionClosed }
+        framer.append(UnsafeRawBufferPointer(rebasing: chunk[..<count]))
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import DmabufClient
+import DmabufProtocol
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension ExitCode {
+    static let invalidInput = ExitCode(65)
+    static let serviceUnavailable = ExitCode(69)
+    static let atLimit = ExitCode(75)
+    static let protocolError = ExitCode(76)
+    static let permissionDenied = ExitCode(77)
+}
+
+/// A failure the user can act on: one line on stderr and the documented exit code.
+struct CLIFailure: Error, CustomStringConvertible {
+    let message: String
+    let exitCode: ExitCode
+
+    var description: String { message }
+
+    init(message: String, exitCode: ExitCode) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    init(_ error: ClientError) {
+        switch error {
+        case .replyError(let reply): self.init(reply)
+        case .serviceNotRunning: self.init(message: error.description, exitCode: .serviceUnavailable)
+        case .permissionDenied: self.init(message: error.description, exitCode: .permissionDenied)
+        default: self.init(message: error.description, exitCode: .protocolError)
+        }
+    }
+
+    init(_ error: VarlinkError) {
+        message = "dmabufd refused the call: \(error)"
+        switch error.name {
+        case "org.varlink.service.PermissionDenied": exitCode = .permissionDenied
+        case "io.dmabufd.Monitor.TooManyNames", "io.dmabufd.Monitor.CapacityExhausted": exitCode = .atLimit
+        case "io.dmabufd.Monitor.InvalidName", "org.varlink.service.InvalidParameter": exitCode = .invalidInput
+        case "io.dmabufd.Monitor.ShuttingDown": exitCode = .serviceUnavailable
+        default: exitCode = .protocolError
+        }
+    }
+}
+
+/// Runs a command body, printing a failure as one line and exiting with its code.
+func reportingFailures(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let failure as CLIFailure {
+        let line = "dmabufctl: \(failure.message)\n"
+        _ = line.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+        throw failure.exitCode
+    }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import DmabufProtocol
+
+@main
+struct Dmabufctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dmabufctl",
+        abstract: "Ask dmabufd which DMA-BUF buffers exist, by name.",
+        discussion: """
+            dmabufctl talks to the dmabufd service over its Varlink socket \
+            (\(MonitorInterface.defaultSocketPath) unless --socket or $\(MonitorInterface.socketEnvironmentVariable) \
+            says otherwise). It prints tables for people; --json prints the service's reply as one \
+            JSON object for scripts.
+
+            Examples:
+              dmabufctl scan camera-0 camera-1     how many buffers carry each name, and their bytes
+              dmabufctl list                       every buffer on the host (root only by default)
+              dmabufctl status --json              the service's state, for a script
+
+            Exit codes:
+              0   success
+              64  bad command line
+              65  invalid input (a name the kernel cannot hold, a parameter the service refused)
+              69  dmabufd is not running (no socket, or nobody answers on it)
+              75  the service is at a limit (its capacity, or this client's quota); try fewer names
+              76  the service answered something dmabufctl cannot read
+              77  permission denied (the socket's mode, or the service's policy)
+              1   any other failure
+            """,
+        version: ProductVersion.string,
+        subcommands: [ScanCommand.self, WatchCommand.self, ListCommand.self, StatusCommand.self, InfoCommand.self])
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import DmabufProtocol
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "Show every DMA-BUF on the host.",
+        discussion: """
+            Runs a fresh pass and lists every buffer: inode, size, exporter and name ("" when \
+            unnamed). The default policy allows this to root only; others get exit code 77.
+            """)
+
+    @OptionGroup var options: ConnectionOptions
+
+    func run() throws {
+        try reportingFailures {
+            let connection = try options.connect()
+            let parameters = try options.call(connection, MonitorInterface.Method.list.call())
+            if options.json { return options.printJSON(parameters) }
+            let reply = try decoded { () throws(VarlinkError) in try ListReply(parameters: parameters) }
+            if !reply.buffers.isEmpty {
+                var table = Table([("INODE", .right), ("SIZE", .right), ("EXPORTER", .left), ("NAME", .left)])
+                for buffer in reply.buffers {
+                    table.append([String(buffer.inode), String(buffer.size), printable(buffer.exporter), printable(buffer.name)])
+                }
+                print(table.render())
+            }
+            print(summary(reply.scan))
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import DmabufProtocol
+
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Run a fresh pass and show each name's buffers.",
+        discussion: """
+            Asks dmabufd for a pass that starts after the request and reports each NAME: whether \
+            any buffer carries it, how many, and their total bytes. A name is 1 to 31 bytes \
+            (what the kernel keeps). With no NAME the reply still carries the host's totals.
+            """)
+
+    @OptionGroup var options: ConnectionOptions
+
+    @Argument(help: "Buffer names to look for (set with DMA_BUF_SET_NAME).")
+    var names: [String] = []
+
+    func run() throws {
+        try reportingFailures {
+            let names = try watchNames(self.names)
+            let connection = try options.connect()
+            let reply = try options.call(
+                connection, MonitorInterface.Method.scan.call(parameters: ScanParameters(names: names).parameters))
+            try printScan(reply, options: options)
+        }
+    }
+}
+
+/// Prints a `Scan` reply as a table of matches and a line of host totals, or as JSON.
+func printScan(_ parameters: [String: JSON], options: ConnectionOptions) throws {
+    if options.json { return options.printJSON(parameters) }
+    let reply = try decoded { () throws(VarlinkError) in try ScanReply(parameters: parameters) }
+    if !reply.matches.isEmpty {
+        var table = Table([("NAME", .left), ("PRESENT", .left), ("COUNT", .right), ("BYTES", .right), ("SIZE", .right)])
+        for match in reply.matches {
+            table.append([
+                printable(match.name), match.present ? "yes" : "no", String(match.count), String(match.bytes),
+                humanBytes(match.bytes),
+            ])
+        }
+        print(table.render())
+    }
+    print(summary(reply.scan))
+}
+
+/// One line about the pass: which, what it saw, how long it took.
+func summary(_ scan: ScanInfo) -> String {
+    let milliseconds = Double(scan.durationNsec) / 1_000_000
+    var line = "pass \(scan.id): \(scan.buffers) buffers, \(humanBytes(scan.bytes)) on the host, "
+    line += "\((milliseconds * 1000).rounded() / 1000) ms"
+    if let dropped = scan.detailsDropped { line += " (\(dropped) buffers' details did not fit)" }
+    return line
+}
+
+/// Decodes a reply's parameters; a reply we cannot read is a protocol failure.
+func decoded<T>(_ body: () throws(VarlinkError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        throw CLIFailure(message: "cannot read dmabufd's reply: \(error)", exitCode: .protocolError)
+    }
+}

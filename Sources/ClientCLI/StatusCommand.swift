@@ -1,0 +1,26 @@
+import ArgumentParser
+import DmabufProtocol
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the service's version, kernel and load.")
+
+    @OptionGroup var options: ConnectionOptions
+
+    func run() throws {
+        try reportingFailures {
+            let connection = try options.connect()
+            let parameters = try options.call(connection, MonitorInterface.Method.status.call())
+            if options.json { return options.printJSON(parameters) }
+            let status = try decoded { () throws(VarlinkError) in try StatusReply(parameters: parameters) }
+            print("""
+                version:   \(status.version)
+                kernel:    \(status.kernel)
+                clients:   \(status.clients)
+                watched:   \(status.watched) of \(status.capacity) names
+                scans:     \(status.scans)
+                """)
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/// The reply of `Status()`. `Status` takes no parameters: read them with `NoParameters`.
+public struct StatusReply: Sendable, Equatable {
+    /// dmabufd's version.
+    public var version: String
+    /// The kernel release the service runs on.
+    public var kernel: String
+    /// Connected clients.
+    public var clients: Int
+    /// Names and prefixes in the kernel map (the union of every watch set).
+    public var watched: Int
+    /// How many names and prefixes the map can hold.
+    public var capacity: Int
+    /// Passes run since the service started.
+    public var scans: Int
+
+    public init(version: String, kernel: String, clients: Int, watched: Int, capacity: Int, scans: Int) {
+        self.version = version
+        self.kernel = kernel
+        self.clients = clients
+        self.watched = watched
+        self.capacity = capacity
+        self.scans = scans
+    }
+
+    /// Reads a reply's parameters; fields it does not know are ignored.
+    public init(parameters: [String: JSON]) throws(VarlinkError) {
+        let reader = try ParameterReader(parameters, allowing: nil)
+        self.init(
+            version: try reader.string("version"), kernel: try reader.string("kernel"),
+            clients: try reader.int("clients"), watched: try reader.int("watched"),
+            capacity: try reader.int("capacity"), scans: try reader.int("scans"))
+    }
+
+    public var parameters: [String: JSON] {
+        [
+            "version": .string(version), "kernel": .string(kernel), "clients": .integer(Int64(clients)),
+            "watched": .integer(Int64(watched)), "capacity": .integer(Int64(capacity)),
+            "scans": .integer(Int64(scans)),
+        ]
+    }
+}

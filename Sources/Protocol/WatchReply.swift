@@ -1,0 +1,20 @@
+/// The reply of `Watch` and `Unwatch`: `-> (names: []string, prefixes: []string)`.
+public struct WatchReply: Sendable, Equatable {
+    public var names: [String]
+    public var prefixes: [String]
+
+    public init(names: [String], prefixes: [String]) {
+        self.names = names
+        self.prefixes = prefixes
+    }
+
+    /// Reads a reply's parameters; fields it does not know are ignored.
+    public init(parameters: [String: JSON]) throws(VarlinkError) {
+        let reader = try ParameterReader(parameters, allowing: nil)
+        self.init(names: try reader.strings("names"), prefixes: try reader.strings("prefixes"))
+    }
+
+    public var parameters: [String: JSON] {
+        ["names": .array(names.map(JSON.string)), "prefixes": .array(prefixes.map(JSON.string))]
+    }
+}

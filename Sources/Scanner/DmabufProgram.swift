@@ -1,0 +1,129 @@
+import CLibbpf
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The loaded dmabufd BPF program: the one owner of libbpf state in the
+/// process. Not thread-safe; one owner (an actor) serialises its calls.
+///
+/// Pass ids: userspace writes a fresh stamp into the program's globals before
+/// every run (even one that then fails), and the program stamps each watched
+/// slot it touches with it, resetting the slot first when its stamp is older
+/// (lazy refresh, no reset pass). A slot reads as zero unless its stamp is the
+/// last completed run's. The public `PassTotals.id` counts completed passes.
+public final class DmabufProgram: PassRunner {
+    public let capacity: Int
+    public var watchedCount: Int { slotsByName.count }
+
+    private let loaded: LoadedProgram
+    private let records: RecordReader
+    private let globals: UnsafeMutablePointer<dmabufd_globals>
+    private let slots: UnsafeMutablePointer<dmabufd_slot_stats>
+
+    private var allocator: SlotAllocator
+    private var slotsByName: [[UInt8]: UInt32] = [:]
+    /// The stamp of the latest run, and of the latest run that completed (0 = none yet).
+    private var runStamp: UInt64 = 0
+    private var completedStamp: UInt64 = 0
+    private var completedPasses: UInt64 = 0
+
+    /// Checks the kernel and privileges, then opens, sizes and loads the
+    /// embedded program: `capacity` watched names, a `ringBytes` ring buffer
+    /// (a power of two, at least a page) for per-buffer records.
+    public init(capacity: Int, ringBytes: Int = 8 << 20) throws(ScannerError) {
+        let loaded = try ProgramLoader.load(capacity: capacity, ringBytes: ringBytes)
+        do throws(ScannerError) {
+            records = try RecordReader(mapFD: loaded.recordsFD)
+        } catch {
+            loaded.release()
+            throw error
+        }
+        self.loaded = loaded
+        self.capacity = capacity
+        allocator = SlotAllocator(capacity: capacity)
+        globals = loaded.globals.base.bindMemory(to: dmabufd_globals.self, capacity: 1)
+        slots = loaded.stats.base.bindMemory(to: dmabufd_slot_stats.self, capacity: capacity)
+    }
+
+    deinit {
+        records.close()
+        loaded.release()
+    }
+
+    public func insert(name: [UInt8]) throws(ScannerError) {
+        guard (1..<Int(DMABUFD_NAME_LEN)).contains(name.count), !name.contains(0) else {
+            throw .mapUpdateFailed("a watched name is 1 to \(DMABUFD_NAME_LEN - 1) bytes without NUL")
+        }
+        guard slotsByName[name] == nil else { return }
+        guard let slot = allocator.allocate() else { throw .capacityExhausted(capacity: capacity) }
+        // A reused slot may still hold its last owner's numbers stamped with the last pass.
+        slots[Int(slot)] = dmabufd_slot_stats()
+        var key = Self.key(name)
+        var value = slot
+        // BPF_ANY, not NOEXIST: overwriting a key left behind by a failed delete is harmless.
+        let err = bpf_map_update_elem(loaded.watchedFD, &key, &value, UInt64(BPF_ANY))
+        guard err == 0 else {
+            allocator.release(slot)
+            if -err == E2BIG { throw .capacityExhausted(capacity: capacity) }
+            throw .mapUpdateFailed(libbpfErrorText(err))
+        }
+        slotsByName[name] = slot
+    }
+
+    public func remove(name: [UInt8]) {
+        guard let slot = slotsByName.removeValue(forKey: name) else { return }
+        var key = Self.key(name)
+        // If the key stayed in the map, the program would keep counting into
+        // the slot: keep it out of the free list rather than hand it to another name.
+        let err = bpf_map_delete_elem(loaded.watchedFD, &key)
+        if err == 0 || err == -ENOENT {
+            allocator.release(slot)
+        }
+    }
+
+    public func runPass(collectBuffers: Bool) throws(ScannerError) -> PassReport {
+        runStamp += 1
+        globals.pointee.pass_id = runStamp
+        globals.pointee.collect_buffers = collectBuffers ? 1 : 0
+
+        let started = Clock.realtimeMicroseconds()
+        let before = Clock.monotonicNanoseconds()
+        var retval: UInt32 = 0
+        let err = CLibbpf_prog_test_run(loaded.programFD, &retval)
+        let duration = Clock.monotonicNanoseconds() - before
+
+        let finished = globals.pointee
+        var buffers: [BufferRecord] = []
+        if collectBuffers {
+            // Drain even after a failure, so no stale records reach the next pass.
+            buffers = try records.drain()
+        }
+        guard err == 0 else { throw .passFailed("BPF_PROG_TEST_RUN: \(libbpfErrorText(err))") }
+        guard retval == 0 else { throw .passFailed("the program returned \(retval)") }
+        guard finished.finished_pass_id == runStamp else {
+            throw .passFailed("the program did not finish the pass (globals not updated)")
+        }
+
+        completedStamp = runStamp
+        completedPasses += 1
+        let totals = PassTotals(
+            id: completedPasses, startedUsec: started, durationNsec: duration,
+            buffers: finished.buffers, bytes: finished.bytes, recordsDropped: finished.records_dropped)
+        return PassReport(totals: totals, buffers: buffers)
+    }
+
+    public func stats(for name: [UInt8]) -> NameStats {
+        guard let slot = slotsByName[name], completedStamp != 0 else { return .zero }
+        let s = slots[Int(slot)]
+        guard s.pass_id == completedStamp else { return .zero }
+        return NameStats(count: s.count, bytes: s.bytes)
+    }
+
+    /// The 32-byte map key: the name, zero-padded.
+    static func key(_ name: [UInt8]) -> [UInt8] {
+        name + [UInt8](repeating: 0, count: Int(DMABUFD_NAME_LEN) - name.count)
+    }
+}

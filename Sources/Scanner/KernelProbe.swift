@@ -1,0 +1,96 @@
+import CLibbpf
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Facts about the running kernel and process that decide whether the
+/// program can load, checked before loading so the error says what is wrong
+/// (a failed load on its own only says EACCES with a page of verifier log).
+public enum KernelProbe {
+    /// Capability bits (linux/capability.h). Loading needs CAP_BPF, and
+    /// CAP_PERFMON for reading kernel memory (without it the verifier refuses
+    /// "pointer arithmetic ... for !root"); the kernel accepts CAP_SYS_ADMIN
+    /// in place of either (bpf_capable(), perfmon_capable()).
+    static let sysAdminBit: UInt64 = 1 << 21
+    static let perfmonBit: UInt64 = 1 << 38
+    static let bpfBit: UInt64 = 1 << 39
+
+    /// The kernel release, as `uname -r` prints it.
+    public static func release() -> String {
+        var names = utsname()
+        guard uname(&names) == 0 else { return "unknown" }
+        return withUnsafeBytes(of: names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    /// Whether the kernel's BTF declares the `bpf_iter_dmabuf_new` kfunc (Linux 6.16+).
+    public static func hasDmabufIterator() throws(ScannerError) -> Bool {
+        LibbpfLog.install()
+        guard let btf = btf__load_vmlinux_btf() else { throw .noKernelBTF }
+        defer { btf__free(btf) }
+        return btf__find_by_name_kind(btf, "bpf_iter_dmabuf_new", CLibbpf_btf_kind_func()) > 0
+    }
+
+    /// The active kernel lockdown mode ("none", "integrity", "confidentiality"),
+    /// or nil when securityfs does not say.
+    public static func lockdownMode() -> String? {
+        readSmallFile("/sys/kernel/security/lockdown").flatMap(activeLockdownMode(in:))
+    }
+
+    /// Whether this process's effective capabilities let it load and run the
+    /// program: CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN.
+    public static func hasBPFPrivileges() -> Bool {
+        guard let status = readSmallFile("/proc/self/status"),
+            let caps = effectiveCapabilities(inStatus: status)
+        else { return false }
+        return allowsBPF(effectiveCapabilities: caps)
+    }
+
+    static func allowsBPF(effectiveCapabilities caps: UInt64) -> Bool {
+        let sysAdmin = caps & sysAdminBit != 0
+        return (sysAdmin || caps & bpfBit != 0) && (sysAdmin || caps & perfmonBit != 0)
+    }
+
+    /// Every check that can fail before loading, kernel facts first, then privileges.
+    public static func requireLoadable() throws(ScannerError) {
+        guard try hasDmabufIterator() else { throw .iteratorMissing(kernelRelease: release()) }
+        // Only confidentiality mode refuses reading kernel memory; integrity allows it.
+        if let mode = lockdownMode(), mode == "confidentiality" { throw .lockdown(mode: mode) }
+        guard hasBPFPrivileges() else { throw .missingPrivileges }
+    }
+
+    /// The bracketed word of /sys/kernel/security/lockdown, e.g. "[none] integrity confidentiality".
+    static func activeLockdownMode(in text: String) -> String? {
+        for word in text.split(whereSeparator: \.isWhitespace) where word.hasPrefix("[") && word.hasSuffix("]") {
+            return String(word.dropFirst().dropLast())
+        }
+        return nil
+    }
+
+    /// The CapEff bit mask of a /proc/PID/status text.
+    static func effectiveCapabilities(inStatus text: String) -> UInt64? {
+        for line in text.split(separator: "\n") where line.hasPrefix("CapEff:") {
+            return UInt64(line.dropFirst("CapEff:".count).filter { !$0.isWhitespace }, radix: 16)
+        }
+        return nil
+    }
+}
+
+/// Reads a small text file (procfs, sysfs) whole; nil when it cannot be read.
+private func readSmallFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n >= 0 else { return nil }
+        if n == 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

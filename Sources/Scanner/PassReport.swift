@@ -1,0 +1,69 @@
+/// What one pass saw in total.
+public struct PassTotals: Sendable, Equatable {
+    /// Increases by one with every completed pass, starting at 1.
+    public var id: UInt64
+    /// CLOCK_REALTIME when the pass started, microseconds since the epoch.
+    public var startedUsec: Int64
+    /// CLOCK_MONOTONIC around the program run, nanoseconds.
+    public var durationNsec: Int64
+    /// Every buffer the pass saw, named or not, and their total size.
+    public var buffers: UInt64
+    public var bytes: UInt64
+    /// Records lost because the ring buffer was full (only when buffers were collected).
+    public var recordsDropped: UInt64
+
+    public init(
+        id: UInt64, startedUsec: Int64, durationNsec: Int64, buffers: UInt64, bytes: UInt64,
+        recordsDropped: UInt64
+    ) {
+        self.id = id
+        self.startedUsec = startedUsec
+        self.durationNsec = durationNsec
+        self.buffers = buffers
+        self.bytes = bytes
+        self.recordsDropped = recordsDropped
+    }
+}
+
+/// What the last pass saw of one watched name.
+public struct NameStats: Sendable, Equatable {
+    public var count: UInt64
+    public var bytes: UInt64
+
+    public static let zero = NameStats(count: 0, bytes: 0)
+
+    public init(count: UInt64, bytes: UInt64) {
+        self.count = count
+        self.bytes = bytes
+    }
+}
+
+/// One buffer as the kernel holds it.
+public struct BufferRecord: Sendable, Equatable {
+    /// Inode number of the buffer's file; unique among live buffers.
+    public var inode: UInt64
+    public var size: UInt64
+    /// The name's bytes before the NUL; empty when unnamed.
+    public var name: [UInt8]
+    /// The exporter's name's bytes before the NUL, e.g. "udmabuf".
+    public var exporter: [UInt8]
+
+    public init(inode: UInt64, size: UInt64, name: [UInt8], exporter: [UInt8]) {
+        self.inode = inode
+        self.size = size
+        self.name = name
+        self.exporter = exporter
+    }
+}
+
+/// The result of `PassRunner.runPass`.
+public struct PassReport: Sendable {
+    public var totals: PassTotals
+    /// Every buffer when the pass collected them; empty otherwise.
+    public var buffers: [BufferRecord]
+
+    public init(totals: PassTotals, buffers: [BufferRecord]) {
+        self.totals = totals
+        self.buffers = buffers
+    }
+}

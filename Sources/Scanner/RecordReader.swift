@@ -1,0 +1,54 @@
+import CLibbpf
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Drains the "records" ring buffer into `BufferRecord`s after a pass.
+final class RecordReader {
+    private var ring: OpaquePointer?  // struct ring_buffer *
+    /// Filled by the sample callback during `drain`; the callback's context.
+    private var records: [BufferRecord] = []
+
+    init(mapFD: Int32) throws(ScannerError) {
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        // The callback runs inside ring_buffer__consume, on this thread.
+        ring = ring_buffer__new(mapFD, { context, data, size in
+            guard let context, let data, size >= MemoryLayout<dmabufd_record>.size else { return 0 }
+            let reader = Unmanaged<RecordReader>.fromOpaque(context).takeUnretainedValue()
+            reader.records.append(BufferRecord(data.loadUnaligned(as: dmabufd_record.self)))
+            return 0
+        }, context, nil)
+        guard ring != nil else { throw .loadFailed("cannot set up the ring buffer: \(libbpfErrorText(errno))") }
+    }
+
+    /// Every record the program submitted since the last drain.
+    func drain() throws(ScannerError) -> [BufferRecord] {
+        records = []
+        let n = ring_buffer__consume(ring)
+        let drained = records
+        records = []
+        guard n >= 0 else { throw .passFailed("cannot read the ring buffer: \(libbpfErrorText(n))") }
+        return drained
+    }
+
+    /// Frees the ring buffer reader (unmaps its pages); the owner calls it before closing the object.
+    func close() {
+        ring_buffer__free(ring)
+        ring = nil
+    }
+
+    deinit { ring_buffer__free(ring) }
+}
+
+extension BufferRecord {
+    /// Copies a ring buffer record; names stop at their first NUL.
+    init(_ raw: dmabufd_record) {
+        self.init(
+            inode: raw.inode, size: raw.size,
+            name: withUnsafeBytes(of: raw.name) { Array($0.prefix { $0 != 0 }) },
+            exporter: withUnsafeBytes(of: raw.exporter) { Array($0.prefix { $0 != 0 }) })
+    }
+}

@@ -1,0 +1,155 @@
+import DmabufProtocol
+import DmabufScanner
+import NIOCore
+
+/// Why the monitor could not serve a request.
+public enum MonitorError: Error, Sendable {
+    case watch(WatchError)
+    case pass(ScannerError)
+    case mapWrite(ScannerError)
+}
+
+/// What one pass answered to one request.
+public struct PassOutcome: Sendable {
+    public var totals: PassTotals
+    /// The requester's names (its watch set plus what it asked for), sorted, with their stats.
+    public var names: [(name: WatchName, stats: NameStats)]
+    /// Every buffer the pass saw; empty unless the request asked for them.
+    public var buffers: [BufferRecord]
+}
+
+/// A snapshot for `Status`.
+public struct MonitorStatus: Sendable {
+    public var clients: Int
+    public var watched: Int
+    public var capacity: Int
+    public var passes: Int
+}
+
+/// The one owner of the BPF program and of who watches what. Every map write and every
+/// pass happens here, on a thread of its own (the pass is a blocking syscall), so a
+/// pass never interleaves with a watch change.
+///
+/// Passes are single-flight with freshness: a request waits for the next pass that
+/// starts after it arrived, and every request that arrives while a pass runs shares
+/// the one after it.
+public actor BufferMonitor {
+    public nonisolated let unownedExecutor: UnownedSerialExecutor
+    private let runner: any PassRunner
+    private var registry: WatchRegistry
+    private var clients: Set<ConnectionID> = []
+    private var waiting: [Waiter] = []
+    private var passScheduled = false
+    private var passes = 0
+
+    private struct Waiter {
+        let connection: ConnectionID
+        let held: Set<WatchName>
+        let wantsBuffers: Bool
+        let continuation: CheckedContinuation<PassOutcome, any Error>
+    }
+
+    /// - Parameter eventLoop: the thread every pass and map write runs on; give the
+    ///   monitor one of its own so a pass never stalls socket I/O.
+    public init(runner: sending any PassRunner, eventLoop: any EventLoop) {
+        self.runner = runner
+        self.registry = WatchRegistry(capacity: runner.capacity)
+        self.unownedExecutor = eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    public func connect(_ connection: ConnectionID) {
+        clients.insert(connection)
+    }
+
+    /// A closed connection's watches die with it.
+    public func disconnect(_ connection: ConnectionID) {
+        clients.remove(connection)
+        registry.drop(connection, remove: removeFromMap)
+    }
+
+    public func watch(_ names: [WatchName], by connection: ConnectionID, quota: Int) throws(MonitorError)
+        -> Set<WatchName>
+    {
+        try mapped { try registry.watch(names, by: connection, quota: quota, insert: insertIntoMap, remove: removeFromMap) }
+    }
+
+    public func unwatch(_ names: [WatchName], by connection: ConnectionID) -> Set<WatchName> {
+        registry.unwatch(names, by: connection, remove: removeFromMap)
+    }
+
+    /// Runs (or joins) the next pass and reports the connection's watch set plus `extra`.
+    public func scan(_ extra: [WatchName], by connection: ConnectionID, quota: Int) async throws -> PassOutcome {
+        let held = try mapped {
+            try registry.holdForScan(extra, by: connection, quota: quota, insert: insertIntoMap, remove: removeFromMap)
+        }
+        return try await nextPass(connection: connection, held: held, wantsBuffers: false)
+    }
+
+    /// Runs (or joins) the next pass with every buffer's record collected.
+    public func list(by connection: ConnectionID) async throws -> PassOutcome {
+        try await nextPass(connection: connection, held: [], wantsBuffers: true)
+    }
+
+    public func status() -> MonitorStatus {
+        MonitorStatus(clients: clients.count, watched: registry.mappedCount, capacity: registry.capacity, passes: passes)
+    }
+
+    private func nextPass(connection: ConnectionID, held: Set<WatchName>, wantsBuffers: Bool) async throws
+        -> PassOutcome
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            waiting.append(Waiter(connection: connection, held: held, wantsBuffers: wantsBuffers, continuation: continuation))
+            guard !passScheduled else { return }
+            passScheduled = true
+            // Enqueued behind every request already in the actor's mailbox, so all of
+            // them share this pass.
+            Task { await self.runWaitingPass() }
+        }
+    }
+
+    private func runWaitingPass() {
+        let batch = waiting
+        waiting = []
+        passScheduled = false
+        let result = Result { () throws(ScannerError) in
+            try runner.runPass(collectBuffers: batch.contains(where: \.wantsBuffers))
+        }
+        if case .success = result { passes += 1 }
+        for waiter in batch {
+            switch result {
+            case .success(let report):
+                let names = registry.watchSet(of: waiter.connection).union(waiter.held).sorted()
+                waiter.continuation.resume(
+                    returning: PassOutcome(
+                        totals: report.totals,
+                        names: names.map { ($0, runner.stats(for: $0.bytes)) },
+                        buffers: waiter.wantsBuffers ? report.buffers : []))
+            case .failure(let error):
+                waiter.continuation.resume(throwing: MonitorError.pass(error))
+            }
+            registry.release(waiter.held, remove: removeFromMap)
+        }
+    }
+
+    private func insertIntoMap(_ name: WatchName) throws {
+        try runner.insert(name: name.bytes)
+    }
+
+    private func removeFromMap(_ name: WatchName) {
+        runner.remove(name: name.bytes)
+    }
+
+    /// Runs a registry change, translating its failures into `MonitorError`.
+    private func mapped<T>(_ body: () throws -> T) throws(MonitorError) -> T {
+        do {
+            return try body()
+        } catch let error as WatchError {
+            throw .watch(error)
+        } catch let error as ScannerError {
+            if case .capacityExhausted(let capacity) = error { throw .watch(.capacityExhausted(capacity: capacity)) }
+            throw .mapWrite(error)
+        } catch {
+            preconditionFailure("unexpected error from a registry change: \(error)")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import DmabufProtocol
+import DmabufScanner
+import Logging
+
+/// Serves io.dmabufd.Monitor: checks each call against the policy, decodes its
+/// parameters and hands the work to the `BufferMonitor`.
+public struct MonitorInterfaceServer: VarlinkInterfaceServer {
+    public let interfaceName = MonitorInterface.name
+    public let interfaceDescription = MonitorInterface.description
+    private let monitor: BufferMonitor
+    private let policy: Policy
+    private let kernelRelease: String
+    private let logger: Logger
+
+    public init(monitor: BufferMonitor, policy: Policy, kernelRelease: String, logger: Logger) {
+        self.monitor = monitor
+        self.policy = policy
+        self.kernelRelease = kernelRelease
+        self.logger = logger
+    }
+
+    public func clientConnected(_ client: ClientContext) async {
+        await monitor.connect(client.connection)
+    }
+
+    public func clientDisconnected(_ client: ClientContext) async {
+        await monitor.disconnect(client.connection)
+    }
+
+    public func serve(_ call: Call, from client: ClientContext) async throws(VarlinkError) -> Reply {
+        let method = call.member
+        guard policy.allows(method, for: client.peer) else {
+            logger.notice("denied \(call.method) to \(client.peer)")
+            throw .permissionDenied()
+        }
+        let quota = policy.quota(for: client.peer)
+        switch method {
+        case "Watch":
+            let request = try WatchParameters(parameters: call.parameters)
+            try rejectPrefixes(request.prefixes)
+            let set = try await run { try await monitor.watch(request.names, by: client.connection, quota: quota) }
+            return Reply(parameters: WatchReply(names: set.sorted().map(\.string), prefixes: []).parameters)
+        case "Unwatch":
+            let request = try WatchParameters(parameters: call.parameters)
+            try rejectPrefixes(request.prefixes)
+            let set = await monitor.unwatch(request.names, by: client.connection)
+            return Reply(parameters: WatchReply(names: set.sorted().map(\.string), prefixes: []).parameters)
+        case "Scan":
+            let request = try ScanParameters(parameters: call.parameters)
+            try rejectPrefixes(request.prefixes)
+            let outcome = try await run { try await monitor.scan(request.names ?? [], by: client.connection, quota: quota) }
+            let matches = outcome.names.map { Match(name: $0.name, stats: $0.stats) }
+            return Reply(parameters: ScanReply(matches: matches, scan: ScanInfo(outcome.totals)).parameters)
+        case "List":
+            try requireNoParameters(call)
+            let outcome = try await run { try await monitor.list(by: client.connection) }
+            let buffers = outcome.buffers.map(Buffer.init(record:))
+            return Reply(parameters: ListReply(buffers: buffers, scan: ScanInfo(outcome.totals)).parameters)
+        case "Status":
+            try requireNoParameters(call)
+            let status = await monitor.status()
+            return Reply(
+                parameters: StatusReply(
+                    version: ProductVersion.string, kernel: kernelRelease, clients: status.clients,
+                    watched: status.watched, capacity: status.capacity, scans: status.passes
+                ).parameters)
+        default:
+            throw .methodNotFound(call.method)
+        }
+    }
+
+    /// Prefix watches are not served yet: say so rather than ignore them.
+    private func rejectPrefixes(_ prefixes: [WatchName]?) throws(VarlinkError) {
+        if prefixes != nil { throw .invalidParameter("prefixes") }
+    }
+
+    private func run<T>(_ body: () async throws -> T) async throws(VarlinkError) -> T {
+        do {
+            return try await body()
+        } catch let error as MonitorError {
+            throw VarlinkError(error)
+        } catch {
+            throw VarlinkError(MonitorError.pass(.passFailed(String(describing: error))))
+        }
+    }
+}
+
+extension VarlinkError {
+    init(_ error: MonitorError) {
+        switch error {
+        case .watch(.tooManyNames(let limit)): self = .tooManyNames(limit: limit)
+        case .watch(.capacityExhausted(let capacity)): self = .capacityExhausted(capacity: capacity)
+        case .pass(let error), .mapWrite(let error): self = .scanFailed(reason: error.description)
+        }
+    }
+}
+
+extension Match {
+    init(name: WatchName, stats: NameStats) {
+        self.init(
+            name: name.string, prefix: false, present: stats.count > 0, count: Int(stats.count),
+            bytes: Int(stats.bytes), buffers: nil)
+    }
+}
+
+extension ScanInfo {
+    init(_ totals: PassTotals) {
+        self.init(
+            id: Int(totals.id), startedUsec: Int(totals.startedUsec), durationNsec: Int(totals.durationNsec),
+            buffers: Int(totals.buffers), bytes: Int(totals.bytes),
+            detailsDropped: totals.recordsDropped > 0 ? Int(totals.recordsDropped) : nil)
+    }
+}
+
+extension Buffer {
+    init(record: BufferRecord) {
+        self.init(
+            inode: Int(record.inode), size: Int(record.size), nameBytes: record.name, exporterBytes: record.exporter)
+    }
+}

@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the service's socket cannot be set up.
+public enum SocketFileError: Error, CustomStringConvertible, Sendable {
+    case alreadyServed(String)
+    case cannotPrepare(String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .alreadyServed(let path):
+            return "another dmabufd is already serving \(path); stop it first or pass --socket with another path"
+        case .cannotPrepare(let path, let reason):
+            return "cannot prepare socket \(path): \(reason)"
+        }
+    }
+}
+
+/// The service's socket path on disk: claiming it (folder created, a stale file from a
+/// dead service replaced, a live one refused), opening it to clients, removing it.
+public struct SocketFile: Sendable {
+    public let path: String
+    /// Mode of the socket file; clients need write permission on it to connect.
+    public let mode: mode_t
+
+    public init(path: String, mode: mode_t = 0o666) {
+        self.path = path
+        self.mode = mode
+    }
+
+    /// Makes the path ready to bind: creates its folder (mode 0755) and removes a
+    /// socket file that nobody serves any more. Refuses if a live server answers on it.
+    public func claim() throws(SocketFileError) {
+        let folder = parentFolder
+        if !folder.isEmpty, mkdirAll(folder) != 0 {
+            throw .cannotPrepare(path, reason: "cannot create \(folder): \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw .cannotPrepare(path, reason: "it exists and is not a socket; remove it or pick another path")
+        }
+        if someoneAnswers() { throw .alreadyServed(path) }
+        if unlink(path) != 0 {
+            throw .cannotPrepare(path, reason: "cannot remove the stale socket: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Lets every local user connect; what each may do is the policy's business.
+    public func openToClients() throws(SocketFileError) {
+        if chmod(path, mode) != 0 {
+            throw .cannotPrepare(path, reason: "chmod: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func remove() {
+        unlink(path)
+    }
+
+    private var parentFolder: String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return String(path[..<slash])
+    }
+
+    private func someoneAnswers() -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        let fits = path.utf8.count < capacity
+        guard fits else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        return result == 0
+    }
+
+    private func mkdirAll(_ folder: String) -> Int32 {
+        var partial = folder.hasPrefix("/") ? "" : "."
+        for component in folder.split(separator: "/", omittingEmptySubsequences: true) {
+            partial += "/" + component
+            if mkdir(partial, 0o755) != 0 && errno != EEXIST { return -1 }
+        }
+        return 0
+    }
+}

@@ -1,0 +1,74 @@
+import DmabufProtocol
+
+/// One Varlink interface this process serves. Plugging in another interface means
+/// writing one more of these; the dispatcher and the server do not change.
+public protocol VarlinkInterfaceServer: Sendable {
+    var interfaceName: String { get }
+    /// The interface text, served verbatim by `GetInterfaceDescription`.
+    var interfaceDescription: String { get }
+    func serve(_ call: Call, from client: ClientContext) async throws(VarlinkError) -> Reply
+    func clientConnected(_ client: ClientContext) async
+    func clientDisconnected(_ client: ClientContext) async
+}
+
+extension VarlinkInterfaceServer {
+    public func clientConnected(_ client: ClientContext) async {}
+    public func clientDisconnected(_ client: ClientContext) async {}
+}
+
+/// Routes each call to the interface it names and serves `org.varlink.service` itself.
+public struct VarlinkDispatcher: Sendable {
+    private let info: GetInfoReply
+    private let interfaces: [String: any VarlinkInterfaceServer]
+
+    public init(vendor: String, product: String, version: String, url: String, interfaces: [any VarlinkInterfaceServer]) {
+        self.interfaces = Dictionary(uniqueKeysWithValues: interfaces.map { ($0.interfaceName, $0) })
+        self.info = GetInfoReply(
+            vendor: vendor, product: product, version: version, url: url,
+            interfaces: [ServiceInterface.name] + interfaces.map(\.interfaceName))
+    }
+
+    public func dispatch(_ call: Call, from client: ClientContext) async -> Reply {
+        do throws(VarlinkError) {
+            if call.interface == ServiceInterface.name { return try serveServiceInterface(call) }
+            guard let server = interfaces[call.interface] else { throw VarlinkError.interfaceNotFound(call.interface) }
+            return try await server.serve(call, from: client)
+        } catch {
+            return Reply(error: error)
+        }
+    }
+
+    public func connected(_ client: ClientContext) async {
+        for server in interfaces.values { await server.clientConnected(client) }
+    }
+
+    public func disconnected(_ client: ClientContext) async {
+        for server in interfaces.values { await server.clientDisconnected(client) }
+    }
+
+    private func serveServiceInterface(_ call: Call) throws(VarlinkError) -> Reply {
+        switch call.member {
+        case "GetInfo":
+            try requireNoParameters(call)
+            return Reply(parameters: info.parameters)
+        case "GetInterfaceDescription":
+            let request = try GetInterfaceDescriptionParameters(parameters: call.parameters)
+            let description: String
+            if request.interface == ServiceInterface.name {
+                description = ServiceInterface.description
+            } else if let server = interfaces[request.interface] {
+                description = server.interfaceDescription
+            } else {
+                throw .interfaceNotFound(request.interface)
+            }
+            return Reply(parameters: GetInterfaceDescriptionReply(description: description).parameters)
+        default:
+            throw .methodNotFound(call.method)
+        }
+    }
+}
+
+/// Methods that take no parameters reject any they are given, as the spec asks.
+func requireNoParameters(_ call: Call) throws(VarlinkError) {
+    if let unknown = call.parameters.keys.sorted().first { throw .invalidParameter(unknown) }
+}

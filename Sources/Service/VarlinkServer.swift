@@ -1,0 +1,119 @@
+import DmabufProtocol
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Unix-socket Varlink server: accepts connections, reads each peer's credentials,
+/// answers the calls of one connection in order, and on graceful shutdown stops
+/// accepting, ends every connection and removes its socket file.
+public struct VarlinkServer: Service, CustomStringConvertible {
+    private struct Accepted: Sendable {
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let peer: PeerCredentials
+    }
+
+    private let listener: NIOAsyncChannel<Accepted, Never>
+    private let socketFile: SocketFile
+    private let dispatcher: VarlinkDispatcher
+    private let logger: Logger
+
+    /// Binds the socket now, so start-up errors surface before the service runs.
+    public static func bind(
+        _ socketFile: SocketFile, dispatcher: VarlinkDispatcher, maxMessageBytes: Int,
+        group: any EventLoopGroup, logger: Logger
+    ) async throws -> VarlinkServer {
+        try socketFile.claim()
+        let listener = try await ServerBootstrap(group: group)
+            .bind(unixDomainSocketPath: socketFile.path) { channel in
+                peerCredentials(of: channel).flatMapThrowing { peer in
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(NULFrameDecoder(maxMessageBytes: maxMessageBytes)))
+                    return Accepted(channel: try NIOAsyncChannel(wrappingChannelSynchronously: channel), peer: peer)
+                }
+            }
+        try socketFile.openToClients()
+        return VarlinkServer(listener: listener, socketFile: socketFile, dispatcher: dispatcher, logger: logger)
+    }
+
+    public var description: String { "VarlinkServer(\(socketFile.path))" }
+
+    public func run() async throws {
+        defer { socketFile.remove() }
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await listener.executeThenClose { inbound in
+                    var nextID: UInt64 = 0
+                    for try await accepted in inbound {
+                        nextID += 1
+                        let client = ClientContext(connection: ConnectionID(nextID), peer: accepted.peer)
+                        group.addTask { await serve(accepted.channel, client: client) }
+                    }
+                }
+                // The listener is closed: end the connections still open.
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            listener.channel.close(promise: nil)
+        }
+        logger.info("stopped serving \(socketFile.path)")
+    }
+
+    /// Serves one connection until it closes. Never throws: one client's trouble is
+    /// its own and must not reach the server or the other clients.
+    private func serve(_ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, client: ClientContext) async {
+        logger.debug("connection \(client.connection) from \(client.peer)")
+        await dispatcher.connected(client)
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                do {
+                    for try await message in inbound {
+                        let call: Call
+                        do throws(VarlinkError) {
+                            call = try Call(decoding: message.readableBytesView)
+                        } catch {
+                            // A message we cannot read leaves the stream's framing in doubt.
+                            try await outbound.write(frame(Reply(error: error)))
+                            return
+                        }
+                        let reply = await dispatcher.dispatch(call, from: client)
+                        if !call.oneway { try await outbound.write(frame(reply)) }
+                    }
+                } catch let error as MessageTooLarge {
+                    try await outbound.write(
+                        frame(Reply(error: .invalidMessage(reason: "message exceeds \(error.limit) bytes"))))
+                }
+            }
+        } catch {
+            logger.debug("connection \(client.connection) ended: \(error)")
+        }
+        await dispatcher.disconnected(client)
+    }
+
+    private func frame(_ reply: Reply) -> ByteBuffer {
+        ByteBuffer(bytes: reply.framed())
+    }
+}
+
+/// The kernel's `struct ucred` (pid_t, uid_t, gid_t), which Glibc's Swift module does not
+/// export without _GNU_SOURCE.
+private struct KernelPeerCredentials {
+    var pid: Int32
+    var uid: UInt32
+    var gid: UInt32
+}
+
+/// Reads `SO_PEERCRED` on a freshly accepted Unix socket.
+private func peerCredentials(of channel: any Channel) -> EventLoopFuture<PeerCredentials> {
+    guard let provider = channel as? any SocketOptionProvider else {
+        return channel.eventLoop.makeFailedFuture(ChannelError.operationUnsupported)
+    }
+    return provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        .map { (credentials: KernelPeerCredentials) in
+            PeerCredentials(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid)
+        }
+}

@@ -1,0 +1,121 @@
+import DmabufProtocol
+
+/// Identifies one client connection for as long as it is open.
+public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt64
+    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    public var description: String { "#\(rawValue)" }
+}
+
+/// Why a watch change was refused; nothing of the call was applied.
+public enum WatchError: Error, Equatable, Sendable {
+    /// The connection would hold more names than its quota.
+    case tooManyNames(limit: Int)
+    /// The kernel map would hold more names than its capacity.
+    case capacityExhausted(capacity: Int)
+}
+
+/// Who watches what: each connection's own set, and the reference-counted union that
+/// the BPF map must hold. A name stays in the map while any connection watches it or
+/// any in-flight `Scan` asked for it.
+///
+/// Every change either applies whole or not at all: the map is written first, through
+/// the caller's closures, and rolled back if a write fails; the registry's own state
+/// changes only after the map agrees.
+public struct WatchRegistry: Sendable {
+    public let capacity: Int
+    private var holders: [WatchName: Int] = [:]
+    private var sets: [ConnectionID: Set<WatchName>] = [:]
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Names the kernel map holds now.
+    public var mappedCount: Int { holders.count }
+
+    public func watchSet(of connection: ConnectionID) -> Set<WatchName> {
+        sets[connection] ?? []
+    }
+
+    /// Adds `names` to the connection's set and returns the set as it is afterwards.
+    public mutating func watch(
+        _ names: [WatchName], by connection: ConnectionID, quota: Int,
+        insert: (WatchName) throws -> Void, remove: (WatchName) -> Void
+    ) throws -> Set<WatchName> {
+        let current = watchSet(of: connection)
+        let added = Set(names).subtracting(current)
+        guard current.count + added.count <= quota else { throw WatchError.tooManyNames(limit: quota) }
+        try retain(added, insert: insert, remove: remove)
+        let updated = current.union(added)
+        sets[connection] = updated
+        return updated
+    }
+
+    /// Removes `names` from the connection's set (names it does not watch are ignored)
+    /// and returns the set as it is afterwards.
+    public mutating func unwatch(
+        _ names: [WatchName], by connection: ConnectionID, remove: (WatchName) -> Void
+    ) -> Set<WatchName> {
+        let current = watchSet(of: connection)
+        let removed = current.intersection(names)
+        release(removed, remove: remove)
+        let updated = current.subtracting(removed)
+        sets[connection] = updated.isEmpty ? nil : updated
+        return updated
+    }
+
+    /// Forgets a closed connection: its names leave the map unless someone else holds them.
+    public mutating func drop(_ connection: ConnectionID, remove: (WatchName) -> Void) {
+        guard let set = sets.removeValue(forKey: connection) else { return }
+        release(set, remove: remove)
+    }
+
+    /// Holds `names` in the map for one pass on behalf of a `Scan` that asked for them
+    /// without watching them; the quota counts them together with the connection's set.
+    /// Returns what to hand back to `release` after the pass.
+    public mutating func holdForScan(
+        _ names: [WatchName], by connection: ConnectionID, quota: Int,
+        insert: (WatchName) throws -> Void, remove: (WatchName) -> Void
+    ) throws -> Set<WatchName> {
+        let extra = Set(names).subtracting(watchSet(of: connection))
+        guard watchSet(of: connection).count + extra.count <= quota else {
+            throw WatchError.tooManyNames(limit: quota)
+        }
+        try retain(extra, insert: insert, remove: remove)
+        return extra
+    }
+
+    /// Ends holds taken by `holdForScan` (or any other `retain`).
+    public mutating func release(_ names: Set<WatchName>, remove: (WatchName) -> Void) {
+        for name in names {
+            guard let count = holders[name] else { continue }
+            if count == 1 {
+                holders[name] = nil
+                remove(name)
+            } else {
+                holders[name] = count - 1
+            }
+        }
+    }
+
+    private mutating func retain(
+        _ names: Set<WatchName>, insert: (WatchName) throws -> Void, remove: (WatchName) -> Void
+    ) throws {
+        let entering = names.filter { holders[$0] == nil }
+        guard holders.count + entering.count <= capacity else {
+            throw WatchError.capacityExhausted(capacity: capacity)
+        }
+        var inserted: [WatchName] = []
+        do {
+            for name in entering {
+                try insert(name)
+                inserted.append(name)
+            }
+        } catch {
+            inserted.forEach(remove)
+            throw error
+        }
+        for name in names { holders[name, default: 0] += 1 }
+    }
+}

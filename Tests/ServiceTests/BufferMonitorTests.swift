@@ -1,0 +1,102 @@
+import DmabufProtocol
+import DmabufScanner
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import DmabufService
+
+/// A pass runner that counts passes and can hold a pass open until told to finish, to
+/// observe how requests that arrive during a pass are served. (The real program is
+/// exercised by ScannerTests and the host tier; this isolates the scheduling logic.)
+private final class GatedRunner: PassRunner, Sendable {
+    let capacity = 100
+    var watchedCount: Int { names.withLock { $0.count } }
+    let names = Mutex<Set<[UInt8]>>([])
+    let passes = Atomic<UInt64>(0)
+    let entered = Atomic<UInt64>(0)
+    let release = Atomic<UInt64>(UInt64.max)
+
+    func insert(name: [UInt8]) throws(ScannerError) {
+        names.withLock { _ = $0.insert(name) }
+    }
+
+    func remove(name: [UInt8]) {
+        names.withLock { _ = $0.remove(name) }
+    }
+
+    /// Pass `n` (1-based) blocks until `release` reaches `n`.
+    func runPass(collectBuffers: Bool) throws(ScannerError) -> PassReport {
+        let id = entered.add(1, ordering: .sequentiallyConsistent).newValue
+        while release.load(ordering: .sequentiallyConsistent) < id { usleep(1000) }
+        passes.store(id, ordering: .sequentiallyConsistent)
+        let totals = PassTotals(id: id, startedUsec: 0, durationNsec: 1, buffers: 0, bytes: 0, recordsDropped: 0)
+        return PassReport(totals: totals, buffers: [])
+    }
+
+    func stats(for name: [UInt8]) -> NameStats {
+        names.withLock { $0.contains(name) } ? NameStats(count: 1, bytes: UInt64(name.count)) : .zero
+    }
+}
+
+private func waitUntil(_ condition: () -> Bool) async {
+    while !condition() { try? await Task.sleep(for: .milliseconds(1)) }
+}
+
+@Suite struct BufferMonitorTests {
+    let thread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    /// Requests reach the actor's mailbox while pass 1 holds its thread; a pause lets
+    /// them all arrive before the pass is let go. Too short a pause on a slow machine
+    /// makes these tests fail, never pass wrongly.
+    let arrival = Duration.milliseconds(300)
+
+    @Test func scansThatArriveDuringAPassAllShareTheNext() async throws {
+        let runner = GatedRunner()
+        runner.release.store(0, ordering: .sequentiallyConsistent)
+        let monitor = BufferMonitor(runner: runner, eventLoop: thread.next())
+        let first = Task { try await monitor.scan([], by: ConnectionID(0), quota: 10).totals.id }
+        await waitUntil { runner.entered.load(ordering: .sequentiallyConsistent) == 1 }
+        let others = Task {
+            try await withThrowingTaskGroup(of: UInt64.self) { group in
+                for client in 1..<64 {
+                    group.addTask { try await monitor.scan([], by: ConnectionID(UInt64(client)), quota: 10).totals.id }
+                }
+                return try await group.reduce(into: [UInt64]()) { $0.append($1) }
+            }
+        }
+        try await Task.sleep(for: arrival)
+        runner.release.store(.max, ordering: .sequentiallyConsistent)
+        #expect(try await first.value == 1)
+        #expect(try await others.value == Array(repeating: 2, count: 63), "64 scans, 2 passes")
+        #expect(runner.passes.load(ordering: .sequentiallyConsistent) == 2)
+    }
+
+    @Test func aScanNeverGetsAPassThatStartedBeforeIt() async throws {
+        let runner = GatedRunner()
+        runner.release.store(1, ordering: .sequentiallyConsistent)
+        let monitor = BufferMonitor(runner: runner, eventLoop: thread.next())
+        #expect(try await monitor.scan([], by: ConnectionID(1), quota: 10).totals.id == 1)
+        // Pass 2 starts and holds; a request that arrives now must wait for pass 3.
+        let early = Task { try await monitor.scan([], by: ConnectionID(1), quota: 10).totals.id }
+        await waitUntil { runner.entered.load(ordering: .sequentiallyConsistent) == 2 }
+        let late = Task { try await monitor.scan([], by: ConnectionID(2), quota: 10).totals.id }
+        try await Task.sleep(for: arrival)
+        runner.release.store(.max, ordering: .sequentiallyConsistent)
+        #expect(try await early.value == 2)
+        #expect(try await late.value == 3)
+    }
+
+    @Test func scanReportsTheWatchSetPlusItsOwnNamesThenReleasesThem() async throws {
+        let runner = GatedRunner()
+        let monitor = BufferMonitor(runner: runner, eventLoop: thread.next())
+        let me = ConnectionID(1)
+        _ = try await monitor.watch([try WatchName(validating: "b")], by: me, quota: 10)
+        let outcome = try await monitor.scan([try WatchName(validating: "a")], by: me, quota: 10)
+        #expect(outcome.names.map(\.name.string) == ["a", "b"])
+        #expect(outcome.names.map(\.stats.count) == [1, 1], "the extra name was in the map during the pass")
+        #expect(runner.watchedCount == 1)
+        await monitor.disconnect(me)
+        #expect(runner.watchedCount == 0)
+    }
+}

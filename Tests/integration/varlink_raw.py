@@ -1,0 +1,68 @@
+"""A minimal Varlink client over a raw Unix socket, for sending exactly the bytes a test wants."""
+import json
+import os
+import socket
+import time
+
+
+def wait_for_socket(path, process, timeout):
+    """True once something accepts on `path`; False if `process` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.connect(path)
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class RawClient:
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.pending = b""
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def send(self, method, parameters=None, **flags):
+        message = {"method": method}
+        if parameters is not None:
+            message["parameters"] = parameters
+        message.update(flags)
+        self.send_raw(json.dumps(message).encode() + b"\0")
+
+    def receive(self):
+        """The next reply as a dict, or None when the service closed the connection."""
+        while b"\0" not in self.pending:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.pending += chunk
+        message, self.pending = self.pending.split(b"\0", 1)
+        return json.loads(message)
+
+    def call(self, method, parameters=None, **flags):
+        self.send(method, parameters, **flags)
+        return self.receive()
+
+    def closed_by_peer(self):
+        """True when the service has closed its end (reads EOF)."""
+        return self.receive() is None
+
+
+MONITOR = "io.dmabufd.Monitor."

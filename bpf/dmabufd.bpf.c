@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/* dmabufd's one BPF program: a pass over every DMA-BUF on the host.
+ *
+ * Userspace runs it with BPF_PROG_TEST_RUN (no ctx, data or repeat). Before
+ * each run it writes globals.pass_id (a new stamp every run) and
+ * globals.collect_buffers; the program writes the totals back and, last,
+ * globals.finished_pass_id, so userspace knows the run completed.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "dmabuf_core.h"
+#include "dmabufd.h"
+
+/* The open-coded DMA-BUF iterator kfuncs are GPL-only. */
+char LICENSE[] SEC("license") = "GPL";
+
+/* Watched names: the 32-byte zero-padded name -> its slot in "stats".
+ * max_entries is set by userspace (the capacity) between open and load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, char[DMABUFD_NAME_LEN]);
+	__type(value, __u32);
+} watched SEC(".maps");
+
+/* Per-slot results, mmapped by userspace: reading a name's stats costs no
+ * syscall. Same max_entries as "watched". */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dmabufd_slot_stats);
+} stats SEC(".maps");
+
+/* Every buffer's record when collect_buffers is set; size set at open. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} records SEC(".maps");
+
+/* The only .bss variable, so it sits at offset 0 of the mmapped .bss map. */
+struct dmabufd_globals globals;
+
+/* Sends one buffer's record; returns 1 when the ring buffer was full. */
+static __always_inline int send_record(struct dma_buf *buf, __u64 size, const char *name)
+{
+	struct dmabufd_record *r;
+	const char *exporter;
+
+	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	if (!r)
+		return 1;
+	r->inode = BPF_CORE_READ(buf, file, f_inode, i_ino);
+	r->size = size;
+	__builtin_memcpy(r->name, name, DMABUFD_NAME_LEN);
+	/* Reserved memory is not zeroed: clear it so the padding is NULs. */
+	__builtin_memset(r->exporter, 0, DMABUFD_NAME_LEN);
+	exporter = BPF_CORE_READ(buf, exp_name);
+	if (exporter)
+		bpf_probe_read_kernel_str(r->exporter, DMABUFD_NAME_LEN, exporter);
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/* Adds one buffer to its watched name's slot, if the name is watched. */
+static __always_inline void count_watched(const char *name, __u64 size, __u64 pass)
+{
+	struct dmabufd_slot_stats *st;
+	__u32 *slot, idx;
+
+	slot = bpf_map_lookup_elem(&watched, name);
+	if (!slot)
+		return;
+	idx = *slot;
+	st = bpf_map_lookup_elem(&stats, &idx);
+	if (!st)
+		return;
+	/* Lazy refresh: a slot last touched by an older pass starts over. */
+	if (st->pass_id != pass) {
+		st->pass_id = pass;
+		st->count = 0;
+		st->bytes = 0;
+	}
+	st->count += 1;
+	st->bytes += size;
+}
+
+SEC("syscall")
+int dmabufd_pass(void *ctx)
+{
+	__u64 pass = globals.pass_id;
+	int collect = globals.collect_buffers;
+	__u64 buffers = 0, bytes = 0, dropped = 0;
+	struct bpf_iter_dmabuf it;
+	struct dma_buf *buf;
+	/* The whole 32 bytes are the hash key, and bpf_probe_read_kernel_str
+	 * leaves the tail as it was: zero it for every buffer. */
+	char name[DMABUFD_NAME_LEN];
+	const char *pname;
+	__u64 size;
+
+	/* libbpf 1.1 has no bpf_for_each: the new/next/destroy loop by hand. */
+	bpf_iter_dmabuf_new(&it);
+	while ((buf = bpf_iter_dmabuf_next(&it))) {
+		size = BPF_CORE_READ(buf, size);
+		__builtin_memset(name, 0, sizeof(name));
+		pname = BPF_CORE_READ(buf, name);
+		if (pname) /* NULL = unnamed: the key stays all zero, never watched */
+			bpf_probe_read_kernel_str(name, sizeof(name), pname);
+
+		buffers += 1;
+		bytes += size;
+		if (name[0])
+			count_watched(name, size, pass);
+		if (collect)
+			dropped += send_record(buf, size, name);
+	}
+	bpf_iter_dmabuf_destroy(&it);
+
+	globals.buffers = buffers;
+	globals.bytes = bytes;
+	globals.records_dropped = dropped;
+	globals.finished_pass_id = pass;
+	return 0;
+}

@@ -1,0 +1,47 @@
+/* Record layouts shared by the BPF program (bpf/dmabufd.bpf.c) and its Swift
+ * owner (Sources/Scanner, through Sources/CLibbpf/shim.h). Plain C: every
+ * field is a fixed-width type so both compilers agree on the layout. */
+#ifndef DMABUFD_H
+#define DMABUFD_H
+
+#include <linux/types.h>
+
+/* The kernel keeps at most 31 name bytes plus a NUL (DMA_BUF_NAME_LEN). */
+#define DMABUFD_NAME_LEN 32
+
+/* One watched name's result, in the mmapable "stats" array at the name's slot.
+ * The program resets count/bytes lazily: when pass_id is not the current pass,
+ * the slot holds an older pass's numbers and counts as zero. */
+struct dmabufd_slot_stats {
+	__u64 pass_id;
+	__u64 count;
+	__u64 bytes;
+};
+
+/* One buffer, as sent through the "records" ring buffer. name and exporter
+ * are NUL-padded; an all-zero name means the buffer is unnamed. */
+struct dmabufd_record {
+	__u64 inode;
+	__u64 size;
+	char name[DMABUFD_NAME_LEN];
+	char exporter[DMABUFD_NAME_LEN];
+};
+
+/* The program's global data, the only variable in .bss (so it sits at offset
+ * 0 of the mmapped .bss map). */
+struct dmabufd_globals {
+	/* Written by userspace before each run: a stamp that is new for every
+	 * run, even a failed one, so a slot is never mistaken for current. */
+	__u64 pass_id;
+	/* Written by userspace before each run: nonzero = send every buffer's
+	 * record to the ring buffer. */
+	__u32 collect_buffers;
+	__u32 reserved;
+	/* Written by the program at the end of the run. */
+	__u64 buffers;
+	__u64 bytes;
+	__u64 records_dropped; /* ring buffer full: records that were lost */
+	__u64 finished_pass_id; /* = pass_id once the run completed */
+};
+
+#endif /* DMABUFD_H */
