@@ -13,16 +13,16 @@ struct Dmabufctl: ParsableCommand {
             JSON object for scripts.
 
             Examples:
-              dmabufctl scan camera-0 camera-1     how many buffers carry each name, and their bytes
-              dmabufctl list                       every buffer on the host (root only by default)
-              dmabufctl status --json              the service's state, for a script
+              dmabufctl scan camera-0 camera-1   buffers carrying each name, and bytes
+              dmabufctl list                     every buffer (root only by default)
+              dmabufctl status --json            the service's state, for scripts
 
             Exit codes:
               0   success
               64  bad command line
-              65  invalid input (a name the kernel cannot hold, a parameter the service refused)
+              65  invalid input: a name the kernel cannot hold, a refused parameter
               69  dmabufd is not running (no socket, or nobody answers on it)
-              75  the service is at a limit (its capacity, or this client's quota); try fewer names
+              75  the service is at a limit (capacity or quota); try fewer names
               76  the service answered something dmabufctl cannot read
               77  permission denied (the socket's mode, or the service's policy)
               1   any other failure
