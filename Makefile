@@ -13,13 +13,15 @@ TEST_DEBS  = util-linux
 # PyPI: a Varlink client we did not write, and the integration test runner.
 TEST_PIP   = varlink==31.0.0 pytest
 
-.PHONY: all build release run test test-unit test-host deps test-deps clean help
+.PHONY: all build release run test test-unit test-host test-vm e2e demo deps test-deps clean help
 
 all: build
 
 help:
 	@echo "make run     build release and start dmabufd in the foreground (socket $(SOCKET))"
-	@echo "make test    install test needs, build once, run unit and host-integration tests"
+	@echo "make test    install test needs, build once, run the unit, host and VM tiers"
+	@echo "make e2e     only the VM tier: real DMA-BUFs in a VM (udmabuf, system heap)"
+	@echo "make demo    boot the VM, make a few named buffers, show dmabufctl on them"
 	@echo "make build   debug build of dmabufd and dmabufctl"
 	@echo "make clean   remove build output"
 
@@ -35,28 +37,41 @@ test-deps: deps
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
-	@$(PYTHON) -m pip install -q --disable-pip-version-check $(TEST_PIP)
+	@$(PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore $(TEST_PIP)
 
 build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release --product dmabufd
-	$(SWIFT) build -c release --product dmabufctl
+	$(SWIFT) build -c release
 
 run: release
 	$(RELEASE_BIN)/dmabufd --socket $(SOCKET)
 
-# One debug build serves every tier: the unit tests link it, the host tier runs its binaries.
+# One debug build serves every tier: the unit tests link it, the host and VM tiers run
+# its binaries (the VM shares this machine's files).
 test: test-deps
 	$(SWIFT) build --build-tests
 	$(MAKE) test-unit test-host
+
+e2e: test-deps
+	$(SWIFT) build
+	$(MAKE) test-vm
+
+demo: deps
+	$(SWIFT) build
+	vm/run --timeout 900 -- vm/demo $(CURDIR)/$(DEBUG_BIN)
 
 test-unit:
 	$(SWIFT) test --skip-build
 
 test-host:
 	DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/integration
+
+# The guest mounts this folder read-only: no pytest cache.
+test-vm:
+	vm/run --timeout 1800 -- env DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/vm
 
 clean:
 	rm -rf .build
