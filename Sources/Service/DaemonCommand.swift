@@ -68,9 +68,11 @@ public struct DaemonCommand: AsyncParsableCommand {
         let socketFile = SocketFile(path: socket)
         let program: DmabufProgram
         do {
+            // A live service on the socket is the cheapest failure: find it before the load.
+            try socketFile.claim()
             program = try DmabufProgram(capacity: capacity)
         } catch {
-            throw StartupFailure(error).reported()
+            throw DaemonFailure(error).reported()
         }
         let kernel = KernelProbe.release()
         let passThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -80,26 +82,23 @@ public struct DaemonCommand: AsyncParsableCommand {
             vendor: "dmabufd", product: "dmabufd", version: ProductVersion.string,
             url: "",
             interfaces: [MonitorInterfaceServer(monitor: monitor, policy: policy, kernelRelease: kernel, logger: logger)])
-        let server: VarlinkServer
-        do {
-            server = try await VarlinkServer.bind(
-                socketFile, dispatcher: dispatcher, maxMessageBytes: maxMessageBytes,
-                group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        } catch {
-            throw StartupFailure(error).reported()
-        }
-        logger.info(
-            "dmabufd \(ProductVersion.string) serving \(MonitorInterface.name) on \(socket) (kernel \(kernel), capacity \(capacity))"
-        )
+        let server = VarlinkServer(
+            socketFile, dispatcher: dispatcher, maxMessageBytes: maxMessageBytes,
+            group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        logger.info("dmabufd \(ProductVersion.string) loaded its BPF program (kernel \(kernel), capacity \(capacity))")
         let group = ServiceGroup(
             services: [server], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            throw DaemonFailure(error).reported()
+        }
         try await passThread.shutdownGracefully()
     }
 }
 
-/// A start-up failure: one line on stderr and an exit code that says which kind.
-struct StartupFailure: CustomStringConvertible {
+/// A failure that stops the daemon: one line on stderr and an exit code that says which kind.
+struct DaemonFailure: CustomStringConvertible {
     let description: String
     let exitCode: Int32
 

@@ -47,10 +47,26 @@ public struct SocketFile: Sendable {
         }
     }
 
-    /// Lets every local user connect; what each may do is the policy's business.
-    public func openToClients() throws(SocketFileError) {
-        if chmod(path, mode) != 0 {
-            throw .cannotPrepare(path, reason: "chmod: \(String(cString: strerror(errno)))")
+    /// Where to bind before the socket is published: the same folder (so the rename
+    /// is atomic), a name no client looks for.
+    public var stagingPath: String {
+        guard let slash = path.lastIndex(of: "/") else { return ".\(path).\(getpid())" }
+        return "\(path[...slash]).\(path[path.index(after: slash)...]).\(getpid())"
+    }
+
+    /// Sets the bound socket's mode, then moves it to `path` in one step, so no client
+    /// ever finds a socket that accepts root but refuses other users.
+    public func publish() throws(SocketFileError) {
+        let staged = stagingPath
+        if chmod(staged, mode) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(staged)
+            throw .cannotPrepare(path, reason: "chmod: \(reason)")
+        }
+        if rename(staged, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(staged)
+            throw .cannotPrepare(path, reason: "cannot move the socket into place: \(reason)")
         }
     }
 

@@ -8,42 +8,39 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-/// The Unix-socket Varlink server: accepts connections, reads each peer's credentials,
-/// answers the calls of one connection in order, and on graceful shutdown stops
-/// accepting, ends every connection and removes its socket file.
+/// The Unix-socket Varlink server: binds its socket when it starts (so the service
+/// group's signal handling is already in place), accepts connections, reads each peer's
+/// credentials, answers the calls of one connection in order, and on graceful shutdown
+/// stops accepting, ends every connection and removes its socket file.
 public struct VarlinkServer: Service, CustomStringConvertible {
     private struct Accepted: Sendable {
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         let peer: PeerCredentials
     }
 
-    private let listener: NIOAsyncChannel<Accepted, Never>
     private let socketFile: SocketFile
     private let dispatcher: VarlinkDispatcher
+    private let maxMessageBytes: Int
+    private let group: any EventLoopGroup
     private let logger: Logger
 
-    /// Binds the socket now, so start-up errors surface before the service runs.
-    public static func bind(
+    public init(
         _ socketFile: SocketFile, dispatcher: VarlinkDispatcher, maxMessageBytes: Int,
         group: any EventLoopGroup, logger: Logger
-    ) async throws -> VarlinkServer {
-        try socketFile.claim()
-        let listener = try await ServerBootstrap(group: group)
-            .bind(unixDomainSocketPath: socketFile.path) { channel in
-                peerCredentials(of: channel).flatMapThrowing { peer in
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(NULFrameDecoder(maxMessageBytes: maxMessageBytes)))
-                    return Accepted(channel: try NIOAsyncChannel(wrappingChannelSynchronously: channel), peer: peer)
-                }
-            }
-        try socketFile.openToClients()
-        return VarlinkServer(listener: listener, socketFile: socketFile, dispatcher: dispatcher, logger: logger)
+    ) {
+        self.socketFile = socketFile
+        self.dispatcher = dispatcher
+        self.maxMessageBytes = maxMessageBytes
+        self.group = group
+        self.logger = logger
     }
 
     public var description: String { "VarlinkServer(\(socketFile.path))" }
 
     public func run() async throws {
+        let listener = try await bind()
         defer { socketFile.remove() }
+        logger.info("serving \(socketFile.path)")
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await listener.executeThenClose { inbound in
@@ -61,6 +58,27 @@ public struct VarlinkServer: Service, CustomStringConvertible {
             listener.channel.close(promise: nil)
         }
         logger.info("stopped serving \(socketFile.path)")
+    }
+
+    /// Binds under a private name and publishes the socket once every user may connect.
+    private func bind() async throws -> NIOAsyncChannel<Accepted, Never> {
+        try socketFile.claim()
+        let maxMessageBytes = maxMessageBytes
+        let listener = try await ServerBootstrap(group: group)
+            .bind(unixDomainSocketPath: socketFile.stagingPath, cleanupExistingSocketFile: true) { channel in
+                peerCredentials(of: channel).flatMapThrowing { peer in
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(NULFrameDecoder(maxMessageBytes: maxMessageBytes)))
+                    return Accepted(channel: try NIOAsyncChannel(wrappingChannelSynchronously: channel), peer: peer)
+                }
+            }
+        do {
+            try socketFile.publish()
+        } catch {
+            try? await listener.channel.close()
+            throw error
+        }
+        return listener
     }
 
     /// Serves one connection until it closes. Never throws: one client's trouble is
