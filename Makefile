@@ -52,7 +52,7 @@ run: release
 # its binaries (the VM shares this machine's files).
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(MAKE) test-unit test-host
+	$(MAKE) test-unit test-host test-vm
 
 e2e: test-deps
 	$(SWIFT) build
@@ -68,9 +68,9 @@ test-unit:
 test-host:
 	DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/integration
 
-# The guest mounts this folder read-only: no pytest cache.
+# The guest mounts this folder read-only: no pytest cache, no bytecode.
 test-vm:
-	vm/run --timeout 1800 -- env DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) \
+	vm/run --timeout 1800 -- env DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) PYTHONDONTWRITEBYTECODE=1 \
 		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/vm
 
 clean:

@@ -60,8 +60,10 @@ func printable(_ name: String) -> String {
         case "\t": return "\\t"
         case "\\": return "\\\\"
         default:
-            return scalar.value < 0x20 || scalar.value == 0x7f
-                ? "\\x" + String(scalar.value, radix: 16) : String(scalar)
+            guard scalar.value < 0x20 || scalar.value == 0x7f else { return String(scalar) }
+            // Two digits always, so "\x01" then "f" cannot read as "\x1f".
+            let hex = String(scalar.value, radix: 16)
+            return "\\x" + (hex.count == 1 ? "0" + hex : hex)
         }
     }
     .joined()

@@ -13,8 +13,11 @@ import Glibc
 /// credentials, answers the calls of one connection in order, and on graceful shutdown
 /// stops accepting, ends every connection and removes its socket file.
 public struct VarlinkServer: Service, CustomStringConvertible {
+    /// A connection as the listener hands it over. It is wrapped in a NIOAsyncChannel only
+    /// once its task owns it: a wrapped channel dropped unserved (accepted just as the
+    /// listener closes) traps in NIO (swift-nio#2813), a plain one is merely closed.
     private struct Accepted: Sendable {
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let channel: any Channel
         let peer: PeerCredentials
     }
 
@@ -48,7 +51,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
                     for try await accepted in inbound {
                         nextID += 1
                         let client = ClientContext(connection: ConnectionID(nextID), peer: accepted.peer)
-                        group.addTask { await serve(accepted.channel, client: client) }
+                        group.addTask { await serve(accepted, client: client) }
                     }
                 }
                 // The listener is closed: end the connections still open.
@@ -65,11 +68,13 @@ public struct VarlinkServer: Service, CustomStringConvertible {
         try socketFile.claim()
         let maxMessageBytes = maxMessageBytes
         let listener = try await ServerBootstrap(group: group)
+            // Nothing is read until the connection's task has wrapped the channel.
+            .childChannelOption(.autoRead, value: false)
             .bind(unixDomainSocketPath: socketFile.stagingPath, cleanupExistingSocketFile: true) { channel in
                 peerCredentials(of: channel).flatMapThrowing { peer in
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(NULFrameDecoder(maxMessageBytes: maxMessageBytes)))
-                    return Accepted(channel: try NIOAsyncChannel(wrappingChannelSynchronously: channel), peer: peer)
+                    return Accepted(channel: channel, peer: peer)
                 }
             }
         do {
@@ -83,8 +88,20 @@ public struct VarlinkServer: Service, CustomStringConvertible {
 
     /// Serves one connection until it closes. Never throws: one client's trouble is
     /// its own and must not reach the server or the other clients.
-    private func serve(_ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, client: ClientContext) async {
+    private func serve(_ accepted: Accepted, client: ClientContext) async {
         logger.debug("connection \(client.connection) from \(client.peer)")
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await accepted.channel.eventLoop.submit {
+                let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: accepted.channel)
+                try accepted.channel.syncOptions?.setOption(.autoRead, value: true)
+                return wrapped
+            }.get()
+        } catch {
+            logger.debug("connection \(client.connection) closed before it was served: \(error)")
+            accepted.channel.close(promise: nil)
+            return
+        }
         await dispatcher.connected(client)
         do {
             try await channel.executeThenClose { inbound, outbound in

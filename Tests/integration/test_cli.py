@@ -2,7 +2,7 @@
 import json
 import os
 
-from conftest import NOBODY, dmabufctl
+from service_helpers import NOBODY, dmabufctl
 
 
 def test_scan_table_and_json(daemon):
@@ -70,3 +70,9 @@ def test_invalid_names_are_refused_before_sending(tmp_path):
 def test_usage_errors_are_64():
     assert dmabufctl("watch").returncode == 64
     assert dmabufctl("frobnicate").returncode == 64
+
+
+def test_table_escapes_control_characters_unambiguously(daemon):
+    result = dmabufctl("scan", "--socket", daemon.socket, "a\x01f\x1fz\\")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].split()[0] == "a\\x01f\\x1fz\\\\"

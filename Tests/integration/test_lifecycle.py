@@ -4,7 +4,7 @@ import socket
 import subprocess
 import tempfile
 
-from conftest import DMABUFD, NOBODY, Daemon
+from service_helpers import DMABUFD, NOBODY, Daemon
 from varlink_raw import MONITOR
 
 

@@ -2,7 +2,7 @@
 import os
 import time
 
-from conftest import NOBODY, as_user
+from service_helpers import NOBODY, as_user
 from varlink_raw import MONITOR, RawClient
 
 

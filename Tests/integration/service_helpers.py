@@ -1,0 +1,85 @@
+"""What both pytest tiers (host and VM) use to drive the real service: its binaries, a
+dmabufd process of a test's own, the CLI, and code run as another user."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import traceback
+
+from varlink_raw import RawClient, wait_for_socket
+
+BIN_DIR = os.environ.get("DMABUFD_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../.build/debug"))
+DMABUFD = os.path.join(BIN_DIR, "dmabufd")
+DMABUFCTL = os.path.join(BIN_DIR, "dmabufctl")
+NOBODY = 65534
+
+
+class Daemon:
+    """One dmabufd process on a socket of its own, in a folder every user can reach."""
+
+    def __init__(self, *args, socket=None):
+        self.folder = tempfile.mkdtemp(prefix="dmabufd-test-")
+        os.chmod(self.folder, 0o755)
+        self.socket = socket or os.path.join(self.folder, "dmabufd.sock")
+        self.log = open(os.path.join(self.folder, "dmabufd.log"), "w+")
+        self.process = subprocess.Popen(
+            [DMABUFD, "--socket", self.socket, "--log-level", "debug", *args],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait_for_socket(self.socket, self.process, timeout=60):
+            raise AssertionError(f"dmabufd did not start serving:\n{self.output()}")
+
+    def client(self):
+        return RawClient(self.socket)
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        """SIGTERM, then the exit code (the caller asserts what it expects)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"dmabufd ignored SIGTERM for 30 s:\n{self.output()}")
+
+
+def dmabufctl(*args, user=None, env=None):
+    """Runs the CLI (as `user` when given, through setpriv) and returns the completed process."""
+    command = [DMABUFCTL, *args]
+    if user is not None:
+        command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+
+
+def as_user(uid, function):
+    """Runs `function()` in a forked child that has dropped to `uid`; returns what it returned.
+
+    The child reports through a pipe as JSON so assertions stay in the parent."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        status = 0
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            result = {"ok": function()}
+        except BaseException:  # report anything to the parent, with where it happened
+            result = {"error": traceback.format_exc()}
+            status = 1
+        with os.fdopen(write_end, "w") as out:
+            json.dump(result, out)
+        os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        data = reader.read()
+    os.waitpid(pid, 0)
+    result = json.loads(data)
+    assert "error" not in result, result["error"]
+    return result["ok"]
