@@ -1,8 +1,14 @@
-// BPFEmbedder IN.o OUT.swift SYMBOL
+// BPFEmbedder CLANG OBJCOPY OUT.swift SYMBOL -- CLANG-ARGUMENTS...
 //
-// Writes a Swift source that declares the bytes of a (stripped) BPF object as
-// `let SYMBOL: [UInt8] = [...]`, so the object travels inside the binary and
-// is opened with bpf_object__open_mem at run time. Run by BPFObjectPlugin.
+// Compiles a BPF program (CLANG with CLANG-ARGUMENTS plus `-o OBJECT`), strips its
+// DWARF (OBJCOPY --strip-debug: BTF stays; a 33 KB literal compiles in seconds, a
+// 647 KB one takes minutes), and writes a Swift source that declares the stripped
+// object's bytes as `let SYMBOL: [UInt8] = [...]`, so the object travels inside the
+// binary and is opened with bpf_object__open_mem at run time. Run by BPFObjectPlugin.
+//
+// One tool for the three steps so the build declares one output, the Swift file: SwiftPM
+// copies any other output of a build command into a resource bundle, and a bundle's
+// accessor would link Foundation into dmabufd.
 
 #if canImport(Glibc)
 import Glibc
@@ -52,9 +58,33 @@ func swiftSource(bytes: [UInt8], symbol: String, from input: String) -> String {
     return out
 }
 
+/// Runs a program to completion; fails the build unless it exits 0.
+func run(_ arguments: [String]) {
+    var pid: pid_t = 0
+    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    let spawned = posix_spawn(&pid, arguments[0], nil, nil, &argv, environ)
+    guard spawned == 0 else { fail("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+        guard errno == EINTR else { fail("cannot wait for \(arguments[0])") }
+    }
+    // WIFEXITED && WEXITSTATUS == 0, spelled out: the macros do not import.
+    guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+        fail("\(arguments.joined(separator: " ")) failed (wait status \(status))")
+    }
+}
+
 let args = CommandLine.arguments
-guard args.count == 4 else { fail("usage: BPFEmbedder IN.o OUT.swift SYMBOL") }
-let (input, output, symbol) = (args[1], args[2], args[3])
+guard args.count >= 6, args[5] == "--" else {
+    fail("usage: BPFEmbedder CLANG OBJCOPY OUT.swift SYMBOL -- CLANG-ARGUMENTS...")
+}
+let (clang, objcopy, output, symbol) = (args[1], args[2], args[3], args[4])
+let object = output + ".bpf.o"
+let stripped = output + ".stripped.o"
+run([clang] + args[6...] + ["-o", object])
+run([objcopy, "--strip-debug", object, stripped])
+let input = stripped
 let bytes = readAll(input)
 guard !bytes.isEmpty else { fail("\(input) is empty") }
 

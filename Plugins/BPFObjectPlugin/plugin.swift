@@ -1,11 +1,9 @@
 // Compiles <package>/bpf/dmabufd.bpf.c for the BPF target and embeds the
 // object in the DmabufScanner module as `let dmabufdBPFObject: [UInt8]`.
 //
-// Three build commands chained by their outputs:
-//   clang -target bpf        bpf/dmabufd.bpf.c -> dmabufd.bpf.o
-//   llvm-objcopy --strip-debug                 -> dmabufd.stripped.o (DWARF out, BTF kept:
-//                              a 33 KB literal compiles in seconds, a 647 KB one takes minutes)
-//   BPFEmbedder                                -> DmabufdBPFObject.swift
+// One build command, BPFEmbedder, runs clang -target bpf, strips DWARF with
+// llvm-objcopy and writes DmabufdBPFObject.swift: its only declared output, since
+// SwiftPM would bundle any other output (an object file) as a resource.
 import Foundation
 import PackagePlugin
 
@@ -15,8 +13,6 @@ struct BPFObjectPlugin: BuildToolPlugin {
         let bpfDir = context.package.directoryURL.appending(path: "bpf")
         let source = bpfDir.appending(path: "dmabufd.bpf.c")
         let work = context.pluginWorkDirectoryURL
-        let object = work.appending(path: "dmabufd.bpf.o")
-        let stripped = work.appending(path: "dmabufd.stripped.o")
         let swiftFile = work.appending(path: "DmabufdBPFObject.swift")
 
         // Every header and source under bpf/ is an input, so an edit to any rebuilds.
@@ -25,32 +21,22 @@ struct BPFObjectPlugin: BuildToolPlugin {
             .sorted()
             .map { bpfDir.appending(path: $0) }
 
+        let clangArguments = [
+            "-g", "-O2", "-Wall", "-target", "bpf", "-D__TARGET_ARCH_x86",
+            "-I", bpfDir.path,
+            // The UAPI headers need asm/types.h from the multiarch directory.
+            "-idirafter", "/usr/include/x86_64-linux-gnu",
+            "-idirafter", "/usr/include",
+            "-c", source.path,
+        ]
         return [
             .buildCommand(
-                displayName: "Compiling BPF program dmabufd.bpf.c",
-                executable: try context.tool(named: "clang").url,
-                arguments: [
-                    "-g", "-O2", "-Wall", "-target", "bpf", "-D__TARGET_ARCH_x86",
-                    "-I", bpfDir.path,
-                    // The UAPI headers need asm/types.h from the multiarch directory.
-                    "-idirafter", "/usr/include/x86_64-linux-gnu",
-                    "-idirafter", "/usr/include",
-                    "-c", source.path, "-o", object.path,
-                ],
-                inputFiles: bpfInputs,
-                outputFiles: [object]),
-            .buildCommand(
-                displayName: "Stripping DWARF from dmabufd.bpf.o",
-                executable: objcopy(context),
-                arguments: ["--strip-debug", object.path, stripped.path],
-                inputFiles: [object],
-                outputFiles: [stripped]),
-            .buildCommand(
-                displayName: "Embedding dmabufd.bpf.o as Swift bytes",
+                displayName: "Compiling and embedding BPF program dmabufd.bpf.c",
                 executable: try context.tool(named: "BPFEmbedder").url,
-                arguments: [stripped.path, swiftFile.path, "dmabufdBPFObject"],
-                inputFiles: [stripped],
-                outputFiles: [swiftFile]),
+                arguments: [try context.tool(named: "clang").url.path, objcopy(context).path,
+                            swiftFile.path, "dmabufdBPFObject", "--"] + clangArguments,
+                inputFiles: bpfInputs,
+                outputFiles: [swiftFile])
         ]
     }
 

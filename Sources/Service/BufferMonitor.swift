@@ -103,7 +103,7 @@ public actor BufferMonitor {
             passScheduled = true
             // Enqueued behind every request already in the actor's mailbox, so all of
             // them share this pass.
-            Task { await self.runWaitingPass() }
+            Task { self.runWaitingPass() }
         }
     }
 
