@@ -52,12 +52,12 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             let matches = outcome.names.map { Match(name: $0.name, stats: $0.stats) }
             return Reply(parameters: ScanReply(matches: matches, scan: ScanInfo(outcome.totals)).parameters)
         case "List":
-            try requireNoParameters(call)
+            _ = try NoParameters(parameters: call.parameters)
             let outcome = try await run { try await monitor.list(by: client.connection) }
             let buffers = outcome.buffers.map(Buffer.init(record:))
             return Reply(parameters: ListReply(buffers: buffers, scan: ScanInfo(outcome.totals)).parameters)
         case "Status":
-            try requireNoParameters(call)
+            _ = try NoParameters(parameters: call.parameters)
             let status = await monitor.status()
             return Reply(
                 parameters: StatusReply(

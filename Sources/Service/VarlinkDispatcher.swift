@@ -49,7 +49,7 @@ public struct VarlinkDispatcher: Sendable {
     private func serveServiceInterface(_ call: Call) throws(VarlinkError) -> Reply {
         switch call.member {
         case "GetInfo":
-            try requireNoParameters(call)
+            _ = try NoParameters(parameters: call.parameters)
             return Reply(parameters: info.parameters)
         case "GetInterfaceDescription":
             let request = try GetInterfaceDescriptionParameters(parameters: call.parameters)
@@ -66,9 +66,4 @@ public struct VarlinkDispatcher: Sendable {
             throw .methodNotFound(call.method)
         }
     }
-}
-
-/// Methods that take no parameters reject any they are given, as the spec asks.
-func requireNoParameters(_ call: Call) throws(VarlinkError) {
-    if let unknown = call.parameters.keys.sorted().first { throw .invalidParameter(unknown) }
 }

@@ -72,3 +72,10 @@ def test_unknown_method_or_interface_keeps_the_connection(daemon, method, error,
     with daemon.client() as client:
         assert client.call(method) == {"error": error, "parameters": parameters}
         assert "error" not in client.call(MONITOR + "Status")
+
+
+@pytest.mark.parametrize("method", [MONITOR + "Status", MONITOR + "List", "org.varlink.service.GetInfo"])
+def test_methods_without_parameters_refuse_any(daemon, method):
+    with daemon.client() as client:
+        assert client.call(method, {"verbose": True}) == {
+            "error": "org.varlink.service.InvalidParameter", "parameters": {"parameter": "verbose"}}

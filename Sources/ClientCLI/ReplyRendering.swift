@@ -1,0 +1,36 @@
+import DmabufProtocol
+
+/// Prints a `Scan` reply as a table of matches and a line of host totals, or as JSON.
+func printScan(_ parameters: [String: JSON], options: ConnectionOptions) throws {
+    if options.json { return options.printJSON(parameters) }
+    let reply = try decoded { () throws(VarlinkError) in try ScanReply(parameters: parameters) }
+    if !reply.matches.isEmpty {
+        var table = Table([("NAME", .left), ("PRESENT", .left), ("COUNT", .right), ("BYTES", .right), ("SIZE", .right)])
+        for match in reply.matches {
+            table.append([
+                printable(match.name), match.present ? "yes" : "no", String(match.count), String(match.bytes),
+                humanBytes(match.bytes),
+            ])
+        }
+        print(table.render())
+    }
+    print(summary(reply.scan))
+}
+
+/// One line about the pass: which, what it saw, how long it took.
+func summary(_ scan: ScanInfo) -> String {
+    let milliseconds = Double(scan.durationNsec) / 1_000_000
+    var line = "pass \(scan.id): \(scan.buffers) buffers, \(humanBytes(scan.bytes)) on the host, "
+    line += "\((milliseconds * 1000).rounded() / 1000) ms"
+    if let dropped = scan.detailsDropped { line += " (\(dropped) buffers' details did not fit)" }
+    return line
+}
+
+/// Decodes a reply's parameters; a reply we cannot read is a protocol failure.
+func decoded<T>(_ body: () throws(VarlinkError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        throw CLIFailure(message: "cannot read dmabufd's reply: \(error)", exitCode: .protocolError)
+    }
+}
