@@ -24,6 +24,16 @@ struct {
 	__type(value, __u32);
 } watched SEC(".maps");
 
+/* Watched prefixes, keyed like "watched" (the prefix zero-padded to 32 bytes)
+ * and sharing its slots: a buffer counts for every watched prefix its name
+ * starts with, found with one lookup per name length (at most 31). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, char[DMABUFD_NAME_LEN]);
+	__type(value, __u32);
+} prefixes SEC(".maps");
+
 /* Per-slot results, mmapped by userspace: reading a name's stats costs no
  * syscall. Same max_entries as "watched". */
 struct {
@@ -64,13 +74,12 @@ static __always_inline int send_record(struct dma_buf *buf, __u64 size, const ch
 	return 0;
 }
 
-/* Adds one buffer to its watched name's slot, if the name is watched. */
-static __always_inline void count_watched(const char *name, __u64 size, __u64 pass)
+/* Adds one buffer to a slot found in "watched" or "prefixes" (NULL: none). */
+static __always_inline void count_slot(__u32 *slot, __u64 size, __u64 pass)
 {
 	struct dmabufd_slot_stats *st;
-	__u32 *slot, idx;
+	__u32 idx;
 
-	slot = bpf_map_lookup_elem(&watched, name);
 	if (!slot)
 		return;
 	idx = *slot;
@@ -87,11 +96,24 @@ static __always_inline void count_watched(const char *name, __u64 size, __u64 pa
 	st->bytes += size;
 }
 
+/* Counts the buffer for every watched prefix of its name: the key grows by
+ * one byte per step and its tail stays zero, so each step is one lookup. */
+static __always_inline void count_prefixes(const char *name, __u64 size, __u64 pass)
+{
+	char key[DMABUFD_NAME_LEN] = {};
+
+	for (int i = 0; i < DMABUFD_NAME_LEN - 1 && name[i]; i++) {
+		key[i] = name[i];
+		count_slot(bpf_map_lookup_elem(&prefixes, key), size, pass);
+	}
+}
+
 SEC("syscall")
 int dmabufd_pass(void *ctx)
 {
 	__u64 pass = globals.pass_id;
 	int collect = globals.collect_buffers;
+	int with_prefixes = globals.watched_prefixes;
 	__u64 buffers = 0, bytes = 0, dropped = 0;
 	struct bpf_iter_dmabuf it;
 	struct dma_buf *buf;
@@ -112,8 +134,11 @@ int dmabufd_pass(void *ctx)
 
 		buffers += 1;
 		bytes += size;
-		if (name[0])
-			count_watched(name, size, pass);
+		if (name[0]) {
+			count_slot(bpf_map_lookup_elem(&watched, name), size, pass);
+			if (with_prefixes)
+				count_prefixes(name, size, pass);
+		}
 		if (collect)
 			dropped += send_record(buf, size, name);
 	}

@@ -9,7 +9,7 @@
 /* The kernel keeps at most 31 name bytes plus a NUL (DMA_BUF_NAME_LEN). */
 #define DMABUFD_NAME_LEN 32
 
-/* One watched name's result, in the mmapable "stats" array at the name's slot.
+/* One watched name's or prefix's result, in the mmapable "stats" array at its slot.
  * The program resets count/bytes lazily: when pass_id is not the current pass,
  * the slot holds an older pass's numbers and counts as zero. */
 struct dmabufd_slot_stats {
@@ -36,7 +36,9 @@ struct dmabufd_globals {
 	/* Written by userspace before each run: nonzero = send every buffer's
 	 * record to the ring buffer. */
 	__u32 collect_buffers;
-	__u32 reserved;
+	/* Written by userspace when prefixes come and go: how many are watched.
+	 * Zero skips the per-prefix lookups. */
+	__u32 watched_prefixes;
 	/* Written by the program at the end of the run. */
 	__u64 buffers;
 	__u64 bytes;

@@ -35,13 +35,3 @@ struct ConnectionOptions: ParsableArguments {
         print(JSON.object(parameters).encodedString())
     }
 }
-
-/// Parses names given on the command line with the protocol's own rules, so a bad name
-/// is refused before anything is sent.
-func watchNames(_ arguments: [String]) throws -> [WatchName] {
-    do {
-        return try arguments.map { argument throws(NameError) in try WatchName(validating: argument) }
-    } catch {
-        throw CLIFailure(message: "invalid name: \(error)", exitCode: .invalidInput)
-    }
-}

@@ -5,11 +5,14 @@ func printScan(_ parameters: [String: JSON], options: ConnectionOptions) throws 
     if options.json { return options.printJSON(parameters) }
     let reply = try decoded { () throws(VarlinkError) in try ScanReply(parameters: parameters) }
     if !reply.matches.isEmpty {
-        var table = Table([("NAME", .left), ("PRESENT", .left), ("COUNT", .right), ("BYTES", .right), ("SIZE", .right)])
+        var table = Table([
+            ("NAME", .left), ("KIND", .left), ("PRESENT", .left), ("COUNT", .right), ("BYTES", .right),
+            ("SIZE", .right),
+        ])
         for match in reply.matches {
             table.append([
-                printable(match.name), match.present ? "yes" : "no", String(match.count), String(match.bytes),
-                humanBytes(match.bytes),
+                printable(match.name), match.prefix ? "prefix" : "name", match.present ? "yes" : "no",
+                String(match.count), String(match.bytes), humanBytes(match.bytes),
             ])
         }
         print(table.render())

@@ -18,7 +18,7 @@ struct StatusCommand: ParsableCommand {
                 version:   \(status.version)
                 kernel:    \(status.kernel)
                 clients:   \(status.clients)
-                watched:   \(status.watched) of \(status.capacity) names
+                watched:   \(status.watched) of \(status.capacity) names and prefixes
                 scans:     \(status.scans)
                 """)
         }

@@ -16,7 +16,7 @@ import Musl
 /// last completed run's. The public `PassTotals.id` counts completed passes.
 public final class DmabufProgram: PassRunner {
     public let capacity: Int
-    public var watchedCount: Int { slotsByName.count }
+    public var watchedCount: Int { slotsByKey.count }
 
     private let loaded: LoadedProgram
     private let records: RecordReader
@@ -24,7 +24,7 @@ public final class DmabufProgram: PassRunner {
     private let slots: UnsafeMutablePointer<dmabufd_slot_stats>
 
     private var allocator: SlotAllocator
-    private var slotsByName: [[UInt8]: UInt32] = [:]
+    private var slotsByKey: [WatchKey: UInt32] = [:]
     /// The stamp of the latest run, and of the latest run that completed (0 = none yet).
     private var runStamp: UInt64 = 0
     private var completedStamp: UInt64 = 0
@@ -53,32 +53,35 @@ public final class DmabufProgram: PassRunner {
         loaded.release()
     }
 
-    public func insert(name: [UInt8]) throws(ScannerError) {
+    public func insert(_ key: WatchKey) throws(ScannerError) {
+        let name = key.bytes
         guard (1..<Int(DMABUFD_NAME_LEN)).contains(name.count), !name.contains(0) else {
-            throw .mapUpdateFailed("a watched name is 1 to \(DMABUFD_NAME_LEN - 1) bytes without NUL")
+            throw .mapUpdateFailed("a watched name or prefix is 1 to \(DMABUFD_NAME_LEN - 1) bytes without NUL")
         }
-        guard slotsByName[name] == nil else { return }
+        guard slotsByKey[key] == nil else { return }
         guard let slot = allocator.allocate() else { throw .capacityExhausted(capacity: capacity) }
         // A reused slot may still hold its last owner's numbers stamped with the last pass.
         slots[Int(slot)] = dmabufd_slot_stats()
-        var key = Self.key(name)
+        var mapKey = Self.key(name)
         var value = slot
         // BPF_ANY, not NOEXIST: overwriting a key left behind by a failed delete is harmless.
-        let err = bpf_map_update_elem(loaded.watchedFD, &key, &value, UInt64(BPF_ANY))
+        let err = bpf_map_update_elem(mapFD(for: key.kind), &mapKey, &value, UInt64(BPF_ANY))
         guard err == 0 else {
             allocator.release(slot)
             if -err == E2BIG { throw .capacityExhausted(capacity: capacity) }
             throw .mapUpdateFailed(libbpfErrorText(err))
         }
-        slotsByName[name] = slot
+        slotsByKey[key] = slot
+        if key.kind == .prefix { globals.pointee.watched_prefixes += 1 }
     }
 
-    public func remove(name: [UInt8]) {
-        guard let slot = slotsByName.removeValue(forKey: name) else { return }
-        var key = Self.key(name)
+    public func remove(_ key: WatchKey) {
+        guard let slot = slotsByKey.removeValue(forKey: key) else { return }
+        if key.kind == .prefix { globals.pointee.watched_prefixes -= 1 }
+        var mapKey = Self.key(key.bytes)
         // If the key stayed in the map, the program would keep counting into
-        // the slot: keep it out of the free list rather than hand it to another name.
-        let err = bpf_map_delete_elem(loaded.watchedFD, &key)
+        // the slot: keep it out of the free list rather than hand it to another key.
+        let err = bpf_map_delete_elem(mapFD(for: key.kind), &mapKey)
         if err == 0 || err == -ENOENT {
             allocator.release(slot)
         }
@@ -115,14 +118,18 @@ public final class DmabufProgram: PassRunner {
         return PassReport(totals: totals, buffers: buffers)
     }
 
-    public func stats(for name: [UInt8]) -> NameStats {
-        guard let slot = slotsByName[name], completedStamp != 0 else { return .zero }
+    public func stats(for key: WatchKey) -> NameStats {
+        guard let slot = slotsByKey[key], completedStamp != 0 else { return .zero }
         let s = slots[Int(slot)]
         guard s.pass_id == completedStamp else { return .zero }
         return NameStats(count: s.count, bytes: s.bytes)
     }
 
-    /// The 32-byte map key: the name, zero-padded.
+    private func mapFD(for kind: WatchKey.Kind) -> Int32 {
+        kind == .name ? loaded.watchedFD : loaded.prefixesFD
+    }
+
+    /// The 32-byte map key: the name or prefix, zero-padded.
     static func key(_ name: [UInt8]) -> [UInt8] {
         name + [UInt8](repeating: 0, count: Int(DMABUFD_NAME_LEN) - name.count)
     }

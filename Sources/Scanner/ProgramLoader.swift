@@ -11,6 +11,7 @@ struct LoadedProgram {
     let object: OpaquePointer  // struct bpf_object *
     let programFD: Int32
     let watchedFD: Int32
+    let prefixesFD: Int32
     /// The .bss map, mmapped: libbpf 1.1's bpf_map__initial_value still points
     /// at its private pre-load copy after bpf_object__load (only the skeleton
     /// loader remaps it), so we map the map's fd ourselves.
@@ -65,10 +66,11 @@ enum ProgramLoader {
         -> LoadedProgram
     {
         let watched = try map(object, "watched")
+        let prefixes = try map(object, "prefixes")
         let stats = try map(object, "stats")
         let records = try map(object, "records")
         let bss = try map(object, ".bss")
-        for (map, size) in [(watched, capacity), (stats, capacity), (records, ringBytes)] {
+        for (map, size) in [(watched, capacity), (prefixes, capacity), (stats, capacity), (records, ringBytes)] {
             let err = bpf_map__set_max_entries(map, UInt32(size))
             guard err == 0 else { throw .loadFailed("cannot size map \(name(of: map)): \(libbpfErrorText(err))") }
         }
@@ -90,6 +92,7 @@ enum ProgramLoader {
                 fd: bpf_map__fd(stats), bytes: capacity * MemoryLayout<dmabufd_slot_stats>.stride, what: "stats")
             return LoadedProgram(
                 object: object, programFD: bpf_program__fd(program), watchedFD: bpf_map__fd(watched),
+                prefixesFD: bpf_map__fd(prefixes),
                 globals: globalsMap, stats: statsMap, recordsFD: bpf_map__fd(records))
         } catch {
             globalsMap.unmap()

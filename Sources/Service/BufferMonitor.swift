@@ -12,8 +12,9 @@ public enum MonitorError: Error, Sendable {
 /// What one pass answered to one request.
 public struct PassOutcome: Sendable {
     public var totals: PassTotals
-    /// The requester's names (its watch set plus what it asked for), sorted, with their stats.
-    public var names: [(name: WatchName, stats: NameStats)]
+    /// The requester's names and prefixes (its watch set plus what it asked for), sorted,
+    /// with their stats.
+    public var watches: [(watch: Watch, stats: NameStats)]
     /// Every buffer the pass saw; empty unless the request asked for them.
     public var buffers: [BufferRecord]
 }
@@ -44,7 +45,7 @@ public actor BufferMonitor {
 
     private struct Waiter {
         let connection: ConnectionID
-        let held: Set<WatchName>
+        let held: Set<Watch>
         let wantsBuffers: Bool
         let continuation: CheckedContinuation<PassOutcome, any Error>
     }
@@ -67,18 +68,18 @@ public actor BufferMonitor {
         registry.drop(connection, remove: removeFromMap)
     }
 
-    public func watch(_ names: [WatchName], by connection: ConnectionID, quota: Int) throws(MonitorError)
-        -> Set<WatchName>
+    public func watch(_ names: [Watch], by connection: ConnectionID, quota: Int) throws(MonitorError)
+        -> Set<Watch>
     {
         try mapped { try registry.watch(names, by: connection, quota: quota, insert: insertIntoMap, remove: removeFromMap) }
     }
 
-    public func unwatch(_ names: [WatchName], by connection: ConnectionID) -> Set<WatchName> {
+    public func unwatch(_ names: [Watch], by connection: ConnectionID) -> Set<Watch> {
         registry.unwatch(names, by: connection, remove: removeFromMap)
     }
 
     /// Runs (or joins) the next pass and reports the connection's watch set plus `extra`.
-    public func scan(_ extra: [WatchName], by connection: ConnectionID, quota: Int) async throws -> PassOutcome {
+    public func scan(_ extra: [Watch], by connection: ConnectionID, quota: Int) async throws -> PassOutcome {
         let held = try mapped {
             try registry.holdForScan(extra, by: connection, quota: quota, insert: insertIntoMap, remove: removeFromMap)
         }
@@ -94,7 +95,7 @@ public actor BufferMonitor {
         MonitorStatus(clients: clients.count, watched: registry.mappedCount, capacity: registry.capacity, passes: passes)
     }
 
-    private func nextPass(connection: ConnectionID, held: Set<WatchName>, wantsBuffers: Bool) async throws
+    private func nextPass(connection: ConnectionID, held: Set<Watch>, wantsBuffers: Bool) async throws
         -> PassOutcome
     {
         try await withCheckedThrowingContinuation { continuation in
@@ -118,11 +119,11 @@ public actor BufferMonitor {
         for waiter in batch {
             switch result {
             case .success(let report):
-                let names = registry.watchSet(of: waiter.connection).union(waiter.held).sorted()
+                let watches = registry.watchSet(of: waiter.connection).union(waiter.held).sorted()
                 waiter.continuation.resume(
                     returning: PassOutcome(
                         totals: report.totals,
-                        names: names.map { ($0, runner.stats(for: $0.bytes)) },
+                        watches: watches.map { ($0, runner.stats(for: $0.key)) },
                         buffers: waiter.wantsBuffers ? report.buffers : []))
             case .failure(let error):
                 waiter.continuation.resume(throwing: MonitorError.pass(error))
@@ -131,12 +132,12 @@ public actor BufferMonitor {
         }
     }
 
-    private func insertIntoMap(_ name: WatchName) throws {
-        try runner.insert(name: name.bytes)
+    private func insertIntoMap(_ watch: Watch) throws {
+        try runner.insert(watch.key)
     }
 
-    private func removeFromMap(_ name: WatchName) {
-        runner.remove(name: name.bytes)
+    private func removeFromMap(_ watch: Watch) {
+        runner.remove(watch.key)
     }
 
     /// Runs a registry change, translating its failures into `MonitorError`.

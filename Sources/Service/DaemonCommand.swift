@@ -22,8 +22,8 @@ public struct DaemonCommand: AsyncParsableCommand {
             dmabufd loads one BPF program that walks every DMA-BUF in the kernel (Linux 6.16 or \
             newer) and serves the Varlink interface io.dmabufd.Monitor on a Unix socket. Any local \
             user may connect; root may call every method, other users every method but List, with \
-            at most --client-quota names per connection. Watches belong to a connection and end \
-            with it.
+            at most --client-quota names and prefixes per connection. Watches belong to a \
+            connection and end with it.
 
             It must run as root (CAP_BPF and CAP_PERFMON). SIGTERM or SIGINT stop it cleanly: it \
             stops accepting, closes every connection, removes the socket and exits 0.
@@ -37,10 +37,10 @@ public struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Unix socket to serve (its folder is created; a stale socket is replaced).")
     var socket = MonitorInterface.defaultSocketPath
 
-    @Option(help: "Names the kernel map holds at most, across all clients.")
+    @Option(help: "Names and prefixes the kernel maps hold at most, across all clients.")
     var capacity = 16_384
 
-    @Option(help: "Names (watched plus asked for in one Scan) a non-root connection may hold.")
+    @Option(help: "Names and prefixes (watched, plus those of one Scan) a non-root connection may hold.")
     var clientQuota = 256
 
     @Option(help: "Largest message a client may send, in bytes; a larger one ends its connection.")

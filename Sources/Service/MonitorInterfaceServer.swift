@@ -37,19 +37,19 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         switch method {
         case "Watch":
             let request = try WatchParameters(parameters: call.parameters)
-            try rejectPrefixes(request.prefixes)
-            let set = try await run { try await monitor.watch(request.names, by: client.connection, quota: quota) }
-            return Reply(parameters: WatchReply(names: set.sorted().map(\.string), prefixes: []).parameters)
+            let watches = Watch.all(names: request.names, prefixes: request.prefixes)
+            let set = try await run { try await monitor.watch(watches, by: client.connection, quota: quota) }
+            return Reply(parameters: WatchReply(set).parameters)
         case "Unwatch":
             let request = try WatchParameters(parameters: call.parameters)
-            try rejectPrefixes(request.prefixes)
-            let set = await monitor.unwatch(request.names, by: client.connection)
-            return Reply(parameters: WatchReply(names: set.sorted().map(\.string), prefixes: []).parameters)
+            let watches = Watch.all(names: request.names, prefixes: request.prefixes)
+            let set = await monitor.unwatch(watches, by: client.connection)
+            return Reply(parameters: WatchReply(set).parameters)
         case "Scan":
             let request = try ScanParameters(parameters: call.parameters)
-            try rejectPrefixes(request.prefixes)
-            let outcome = try await run { try await monitor.scan(request.names ?? [], by: client.connection, quota: quota) }
-            let matches = outcome.names.map { Match(name: $0.name, stats: $0.stats) }
+            let watches = Watch.all(names: request.names ?? [], prefixes: request.prefixes)
+            let outcome = try await run { try await monitor.scan(watches, by: client.connection, quota: quota) }
+            let matches = outcome.watches.map { Match(watch: $0.watch, stats: $0.stats) }
             return Reply(parameters: ScanReply(matches: matches, scan: ScanInfo(outcome.totals)).parameters)
         case "List":
             _ = try NoParameters(parameters: call.parameters)
@@ -64,14 +64,12 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
                     version: ProductVersion.string, kernel: kernelRelease, clients: status.clients,
                     watched: status.watched, capacity: status.capacity, scans: status.passes
                 ).parameters)
+        case "Subscribe":
+            // In the interface, served by a later release.
+            throw .methodNotImplemented(call.method)
         default:
             throw .methodNotFound(call.method)
         }
-    }
-
-    /// Prefix watches are not served yet: say so rather than ignore them.
-    private func rejectPrefixes(_ prefixes: [WatchName]?) throws(VarlinkError) {
-        if prefixes != nil { throw .invalidParameter("prefixes") }
     }
 
     private func run<T>(_ body: () async throws -> T) async throws(VarlinkError) -> T {
@@ -96,10 +94,20 @@ extension VarlinkError {
 }
 
 extension Match {
-    init(name: WatchName, stats: NameStats) {
+    init(watch: Watch, stats: NameStats) {
         self.init(
-            name: name.string, prefix: false, present: stats.count > 0, count: Int(stats.count),
-            bytes: Int(stats.bytes), buffers: nil)
+            name: watch.name.string, prefix: watch.kind == .prefix, present: stats.count > 0,
+            count: Int(stats.count), bytes: Int(stats.bytes), buffers: nil)
+    }
+}
+
+extension WatchReply {
+    /// A connection's watch set, names and prefixes apart, each sorted.
+    init(_ set: Set<Watch>) {
+        let sorted = set.sorted()
+        self.init(
+            names: sorted.filter { $0.kind == .name }.map(\.name.string),
+            prefixes: sorted.filter { $0.kind == .prefix }.map(\.name.string))
     }
 }
 

@@ -9,40 +9,40 @@ public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
 
 /// Why a watch change was refused; nothing of the call was applied.
 public enum WatchError: Error, Equatable, Sendable {
-    /// The connection would hold more names than its quota.
+    /// The connection would hold more names and prefixes than its quota.
     case tooManyNames(limit: Int)
-    /// The kernel map would hold more names than its capacity.
+    /// The kernel maps would hold more names and prefixes than their capacity.
     case capacityExhausted(capacity: Int)
 }
 
-/// Who watches what: each connection's own set, and the reference-counted union that
-/// the BPF map must hold. A name stays in the map while any connection watches it or
-/// any in-flight `Scan` asked for it.
+/// Who watches what: each connection's own set of names and prefixes, and the
+/// reference-counted union that the BPF maps must hold. An entry stays in the maps while
+/// any connection watches it or any in-flight `Scan` asked for it.
 ///
 /// Every change either applies whole or not at all: the map is written first, through
 /// the caller's closures, and rolled back if a write fails; the registry's own state
 /// changes only after the map agrees.
 public struct WatchRegistry: Sendable {
     public let capacity: Int
-    private var holders: [WatchName: Int] = [:]
-    private var sets: [ConnectionID: Set<WatchName>] = [:]
+    private var holders: [Watch: Int] = [:]
+    private var sets: [ConnectionID: Set<Watch>] = [:]
 
     public init(capacity: Int) {
         self.capacity = capacity
     }
 
-    /// Names the kernel map holds now.
+    /// Names and prefixes the kernel maps hold now.
     public var mappedCount: Int { holders.count }
 
-    public func watchSet(of connection: ConnectionID) -> Set<WatchName> {
+    public func watchSet(of connection: ConnectionID) -> Set<Watch> {
         sets[connection] ?? []
     }
 
     /// Adds `names` to the connection's set and returns the set as it is afterwards.
     public mutating func watch(
-        _ names: [WatchName], by connection: ConnectionID, quota: Int,
-        insert: (WatchName) throws -> Void, remove: (WatchName) -> Void
-    ) throws -> Set<WatchName> {
+        _ names: [Watch], by connection: ConnectionID, quota: Int,
+        insert: (Watch) throws -> Void, remove: (Watch) -> Void
+    ) throws -> Set<Watch> {
         let current = watchSet(of: connection)
         let added = Set(names).subtracting(current)
         guard current.count + added.count <= quota else { throw WatchError.tooManyNames(limit: quota) }
@@ -55,8 +55,8 @@ public struct WatchRegistry: Sendable {
     /// Removes `names` from the connection's set (names it does not watch are ignored)
     /// and returns the set as it is afterwards.
     public mutating func unwatch(
-        _ names: [WatchName], by connection: ConnectionID, remove: (WatchName) -> Void
-    ) -> Set<WatchName> {
+        _ names: [Watch], by connection: ConnectionID, remove: (Watch) -> Void
+    ) -> Set<Watch> {
         let current = watchSet(of: connection)
         let removed = current.intersection(names)
         release(removed, remove: remove)
@@ -66,7 +66,7 @@ public struct WatchRegistry: Sendable {
     }
 
     /// Forgets a closed connection: its names leave the map unless someone else holds them.
-    public mutating func drop(_ connection: ConnectionID, remove: (WatchName) -> Void) {
+    public mutating func drop(_ connection: ConnectionID, remove: (Watch) -> Void) {
         guard let set = sets.removeValue(forKey: connection) else { return }
         release(set, remove: remove)
     }
@@ -75,9 +75,9 @@ public struct WatchRegistry: Sendable {
     /// without watching them; the quota counts them together with the connection's set.
     /// Returns what to hand back to `release` after the pass.
     public mutating func holdForScan(
-        _ names: [WatchName], by connection: ConnectionID, quota: Int,
-        insert: (WatchName) throws -> Void, remove: (WatchName) -> Void
-    ) throws -> Set<WatchName> {
+        _ names: [Watch], by connection: ConnectionID, quota: Int,
+        insert: (Watch) throws -> Void, remove: (Watch) -> Void
+    ) throws -> Set<Watch> {
         let extra = Set(names).subtracting(watchSet(of: connection))
         guard watchSet(of: connection).count + extra.count <= quota else {
             throw WatchError.tooManyNames(limit: quota)
@@ -87,7 +87,7 @@ public struct WatchRegistry: Sendable {
     }
 
     /// Ends holds taken by `holdForScan` (or any other `retain`).
-    public mutating func release(_ names: Set<WatchName>, remove: (WatchName) -> Void) {
+    public mutating func release(_ names: Set<Watch>, remove: (Watch) -> Void) {
         for name in names {
             guard let count = holders[name] else { continue }
             if count == 1 {
@@ -100,13 +100,13 @@ public struct WatchRegistry: Sendable {
     }
 
     private mutating func retain(
-        _ names: Set<WatchName>, insert: (WatchName) throws -> Void, remove: (WatchName) -> Void
+        _ names: Set<Watch>, insert: (Watch) throws -> Void, remove: (Watch) -> Void
     ) throws {
         let entering = names.filter { holders[$0] == nil }
         guard holders.count + entering.count <= capacity else {
             throw WatchError.capacityExhausted(capacity: capacity)
         }
-        var inserted: [WatchName] = []
+        var inserted: [Watch] = []
         do {
             for name in entering {
                 try insert(name)

@@ -54,14 +54,31 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         try #require(geteuid() == 0, needsRoot)
         let program = try DmabufProgram(capacity: 8)
         #expect(program.capacity == 8)
-        try program.insert(name: Array("camera".utf8))
-        try program.insert(name: Array("gpu-frame".utf8))
+        try program.insert(.name(Array("camera".utf8)))
+        try program.insert(.name(Array("gpu-frame".utf8)))
         #expect(program.watchedCount == 2)
-        program.remove(name: Array("camera".utf8))
+        program.remove(.name(Array("camera".utf8)))
         #expect(program.watchedCount == 1)
-        program.remove(name: Array("never-watched".utf8))
+        program.remove(.name(Array("never-watched".utf8)))
         #expect(program.watchedCount == 1)
-        try program.insert(name: Array("camera".utf8))
+        try program.insert(.name(Array("camera".utf8)))
+        #expect(program.watchedCount == 2)
+    }
+
+    @Test func namesAndPrefixesShareTheCapacityAndStayDistinct() throws {
+        try #require(geteuid() == 0, needsRoot)
+        let program = try DmabufProgram(capacity: 2)
+        let cam = Array("cam".utf8)
+        try program.insert(.name(cam))
+        try program.insert(.prefix(cam))
+        #expect(program.watchedCount == 2)
+        #expect(throws: ScannerError.capacityExhausted(capacity: 2)) { try program.insert(.prefix(Array("gpu".utf8))) }
+        let pass = try program.runPass(collectBuffers: false)
+        #expect(pass.totals.buffers == 0)
+        #expect(program.stats(for: .prefix(cam)) == .zero)
+        program.remove(.prefix(cam))
+        #expect(program.watchedCount == 1)
+        try program.insert(.prefix(Array("gpu".utf8)))
         #expect(program.watchedCount == 2)
     }
 
@@ -69,25 +86,25 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         try #require(geteuid() == 0, needsRoot)
         let program = try DmabufProgram(capacity: 4)
         let name = Array("camera".utf8)
-        try program.insert(name: name)
-        #expect(program.stats(for: name) == .zero)
+        try program.insert(.name(name))
+        #expect(program.stats(for: .name(name)) == .zero)
         _ = try program.runPass(collectBuffers: false)
-        #expect(program.stats(for: name) == .zero)
-        #expect(program.stats(for: Array("not-watched".utf8)) == .zero)
+        #expect(program.stats(for: .name(name)) == .zero)
+        #expect(program.stats(for: .name(Array("not-watched".utf8))) == .zero)
     }
 
     @Test func oneNameMoreThanCapacityIsExhausted() throws {
         try #require(geteuid() == 0, needsRoot)
         let capacity = 5
         let program = try DmabufProgram(capacity: capacity)
-        for i in 0..<capacity { try program.insert(name: Array("name-\(i)".utf8)) }
+        for i in 0..<capacity { try program.insert(.name(Array("name-\(i)".utf8))) }
         #expect(throws: ScannerError.capacityExhausted(capacity: capacity)) {
-            try program.insert(name: Array("one-too-many".utf8))
+            try program.insert(.name(Array("one-too-many".utf8)))
         }
         #expect(program.watchedCount == capacity)
         // A freed slot is usable again, and the full map still takes the name.
-        program.remove(name: Array("name-0".utf8))
-        try program.insert(name: Array("one-too-many".utf8))
+        program.remove(.name(Array("name-0".utf8)))
+        try program.insert(.name(Array("one-too-many".utf8)))
         #expect(program.watchedCount == capacity)
     }
 
@@ -99,8 +116,8 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
     @Test func aBadNameIsRefused() throws {
         try #require(geteuid() == 0, needsRoot)
         let program = try DmabufProgram(capacity: 2)
-        #expect(throws: ScannerError.self) { try program.insert(name: []) }
-        #expect(throws: ScannerError.self) { try program.insert(name: [UInt8](repeating: 0x61, count: 32)) }
+        #expect(throws: ScannerError.self) { try program.insert(.name([])) }
+        #expect(throws: ScannerError.self) { try program.insert(.name([UInt8](repeating: 0x61, count: 32))) }
         #expect(program.watchedCount == 0)
     }
 }

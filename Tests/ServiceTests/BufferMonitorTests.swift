@@ -12,17 +12,17 @@ import Testing
 private final class GatedRunner: PassRunner, Sendable {
     let capacity = 100
     var watchedCount: Int { names.withLock { $0.count } }
-    let names = Mutex<Set<[UInt8]>>([])
+    let names = Mutex<Set<WatchKey>>([])
     let passes = Atomic<UInt64>(0)
     let entered = Atomic<UInt64>(0)
     let release = Atomic<UInt64>(UInt64.max)
 
-    func insert(name: [UInt8]) throws(ScannerError) {
-        names.withLock { _ = $0.insert(name) }
+    func insert(_ key: WatchKey) throws(ScannerError) {
+        names.withLock { _ = $0.insert(key) }
     }
 
-    func remove(name: [UInt8]) {
-        names.withLock { _ = $0.remove(name) }
+    func remove(_ key: WatchKey) {
+        names.withLock { _ = $0.remove(key) }
     }
 
     /// Pass `n` (1-based) blocks until `release` reaches `n`.
@@ -34,8 +34,8 @@ private final class GatedRunner: PassRunner, Sendable {
         return PassReport(totals: totals, buffers: [])
     }
 
-    func stats(for name: [UInt8]) -> NameStats {
-        names.withLock { $0.contains(name) } ? NameStats(count: 1, bytes: UInt64(name.count)) : .zero
+    func stats(for key: WatchKey) -> NameStats {
+        names.withLock { $0.contains(key) } ? NameStats(count: 1, bytes: UInt64(key.bytes.count)) : .zero
     }
 }
 
@@ -91,10 +91,12 @@ private func waitUntil(_ condition: () -> Bool) async {
         let runner = GatedRunner()
         let monitor = BufferMonitor(runner: runner, eventLoop: thread.next())
         let me = ConnectionID(1)
-        _ = try await monitor.watch([try WatchName(validating: "b")], by: me, quota: 10)
-        let outcome = try await monitor.scan([try WatchName(validating: "a")], by: me, quota: 10)
-        #expect(outcome.names.map(\.name.string) == ["a", "b"])
-        #expect(outcome.names.map(\.stats.count) == [1, 1], "the extra name was in the map during the pass")
+        _ = try await monitor.watch([.name(try WatchName(validating: "b"))], by: me, quota: 10)
+        let outcome = try await monitor.scan(
+            [.name(try WatchName(validating: "a")), .prefix(try WatchName(validating: "b"))], by: me, quota: 10)
+        #expect(outcome.watches.map(\.watch.name.string) == ["a", "b", "b"])
+        #expect(outcome.watches.map(\.watch.kind) == [.name, .name, .prefix])
+        #expect(outcome.watches.map(\.stats.count) == [1, 1, 1], "the extra entries were in the map during the pass")
         #expect(runner.watchedCount == 1)
         await monitor.disconnect(me)
         #expect(runner.watchedCount == 0)

@@ -5,25 +5,29 @@ import Testing
 
 /// A stand-in for the kernel map that can be told to fail, to prove atomicity.
 private final class MapRecorder {
-    var names: Set<WatchName> = []
-    var failOn: WatchName?
+    var names: Set<Watch> = []
+    var failOn: Watch?
 
     struct Refused: Error {}
 
-    func insert(_ name: WatchName) throws {
+    func insert(_ name: Watch) throws {
         if name == failOn { throw Refused() }
         #expect(!names.contains(name), "a name must enter the map once")
         names.insert(name)
     }
 
-    func remove(_ name: WatchName) {
+    func remove(_ name: Watch) {
         #expect(names.contains(name), "only mapped names leave the map")
         names.remove(name)
     }
 }
 
-private func names(_ strings: String...) -> [WatchName] {
-    strings.map { try! WatchName(validating: $0) }
+private func names(_ strings: String...) -> [Watch] {
+    strings.map { .name(try! WatchName(validating: $0)) }
+}
+
+private func prefixes(_ strings: String...) -> [Watch] {
+    strings.map { .prefix(try! WatchName(validating: $0)) }
 }
 
 @Suite struct WatchRegistryTests {
@@ -90,7 +94,7 @@ private func names(_ strings: String...) -> [WatchName] {
     @Test func aFailedMapWriteRollsBackEveryInsert() throws {
         var registry = WatchRegistry(capacity: 10)
         let map = MapRecorder()
-        map.failOn = try WatchName(validating: "bad")
+        map.failOn = .name(try WatchName(validating: "bad"))
         #expect(throws: MapRecorder.Refused.self) {
             try registry.watch(names("a1", "a2", "bad", "a3"), by: a, quota: 10, insert: map.insert, remove: map.remove)
         }
@@ -112,5 +116,23 @@ private func names(_ strings: String...) -> [WatchName] {
         registry.release(held, remove: map.remove)
         #expect(map.names == Set(names("x")))
         #expect(registry.watchSet(of: a) == Set(names("x")))
+    }
+
+    @Test func aNameAndAPrefixWithTheSameBytesAreTwoEntries() throws {
+        var registry = WatchRegistry(capacity: 10)
+        let map = MapRecorder()
+        let set = try registry.watch(names("cam") + prefixes("cam"), by: a, quota: 2, insert: map.insert, remove: map.remove)
+        #expect(set.count == 2)
+        #expect(registry.mappedCount == 2)
+        #expect(throws: WatchError.tooManyNames(limit: 2)) {
+            try registry.watch(prefixes("gpu"), by: a, quota: 2, insert: map.insert, remove: map.remove)
+        }
+        _ = registry.unwatch(prefixes("cam"), by: a, remove: map.remove)
+        #expect(map.names == Set(names("cam")))
+    }
+
+    @Test func sortingPutsANameBeforeItsPrefixTwin() throws {
+        let sorted = (prefixes("b", "a") + names("b", "a")).sorted()
+        #expect(sorted == [names("a")[0], prefixes("a")[0], names("b")[0], prefixes("b")[0]])
     }
 }

@@ -9,9 +9,9 @@ def test_scan_table_and_json(daemon):
     table = dmabufctl("scan", "--socket", daemon.socket, "gpu-0", "cam\ttab")
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "PRESENT", "COUNT", "BYTES", "SIZE"]
-    assert lines[1].split() == ["cam\\ttab", "no", "0", "0", "0", "B"]
-    assert lines[2].split() == ["gpu-0", "no", "0", "0", "0", "B"]
+    assert lines[0].split() == ["NAME", "KIND", "PRESENT", "COUNT", "BYTES", "SIZE"]
+    assert lines[1].split() == ["cam\\ttab", "name", "no", "0", "0", "0", "B"]
+    assert lines[2].split() == ["gpu-0", "name", "no", "0", "0", "0", "B"]
     assert lines[3].startswith("pass ") and ": 0 buffers, 0 B on the host" in lines[3]
 
     as_json = dmabufctl("scan", "--socket", daemon.socket, "--json", 'quote"back\\slash')
@@ -22,10 +22,19 @@ def test_scan_table_and_json(daemon):
     assert reply["scan"]["buffers"] == 0
 
 
-def test_watch_prints_the_watched_names(daemon):
-    result = dmabufctl("watch", "--socket", daemon.socket, "--json", "w1", "w2")
+def test_watch_prints_the_watched_names_and_prefixes(daemon):
+    result = dmabufctl("watch", "--socket", daemon.socket, "--json", "w1", "w2", "--prefix", "w", "--prefix", "v-")
     assert result.returncode == 0, result.stderr
-    assert [m["name"] for m in json.loads(result.stdout)["matches"]] == ["w1", "w2"]
+    matches = json.loads(result.stdout)["matches"]
+    assert [(m["name"], m["prefix"]) for m in matches] == [("v-", True), ("w", True), ("w1", False), ("w2", False)]
+
+
+def test_scan_table_marks_prefixes(daemon):
+    result = dmabufctl("scan", "--socket", daemon.socket, "cam", "--prefix", "cam")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1].split()[:3] == ["cam", "name", "no"]
+    assert lines[2].split()[:3] == ["cam", "prefix", "no"]
 
 
 def test_status_info_and_list_as_root(daemon):
@@ -61,8 +70,8 @@ def test_service_not_running_is_exit_69_with_a_hint(tmp_path):
 
 def test_invalid_names_are_refused_before_sending(tmp_path):
     # No service at this path: the name check must come first.
-    for name in ["x" * 32, ""]:
-        result = dmabufctl("scan", "--socket", str(tmp_path / "none.sock"), name)
+    for arguments in [["x" * 32], [""], ["--prefix", "p" * 32]]:
+        result = dmabufctl("scan", "--socket", str(tmp_path / "none.sock"), *arguments)
         assert result.returncode == 65, result.stderr
         assert "invalid name" in result.stderr
 

@@ -47,9 +47,13 @@ def test_oversize_message_gets_error_and_connection_closed(daemon):
     ({"names": [""]}, {"error": "io.dmabufd.Monitor.InvalidName", "parameters": {"name": "", "reason": "empty"}}),
     ({"names": ["a\0b"]}, {"error": "io.dmabufd.Monitor.InvalidName",
                            "parameters": {"name": "a\0b", "reason": "contains a NUL byte"}}),
-    ({"names": ["ok"], "prefixes": ["cam-"]},
+    ({"names": ["ok"], "prefixes": ["p" * 32]},
+     {"error": "io.dmabufd.Monitor.InvalidName",
+      "parameters": {"name": "p" * 32, "reason": "is 32 bytes; the kernel keeps at most 31"}}),
+    ({"names": ["ok"], "prefixes": "cam-"},
      {"error": "org.varlink.service.InvalidParameter", "parameters": {"parameter": "prefixes"}}),
-], ids=["names-not-array", "name-not-string", "unknown-field", "32-bytes", "empty", "nul", "prefixes-not-yet"])
+], ids=["names-not-array", "name-not-string", "unknown-field", "32-bytes", "empty", "nul", "32-byte-prefix",
+        "prefixes-not-array"])
 def test_bad_watch_parameters_get_typed_errors_and_apply_nothing(daemon, parameters, error):
     with daemon.client() as client:
         client.call(MONITOR + "Watch", {"names": ["kept"]})
@@ -67,6 +71,8 @@ def test_31_byte_utf8_name_is_accepted(daemon):
 @pytest.mark.parametrize("method, error, parameters", [
     ("io.dmabufd.Monitor.Frobnicate", "org.varlink.service.MethodNotFound", {"method": "io.dmabufd.Monitor.Frobnicate"}),
     ("com.example.Nope.Call", "org.varlink.service.InterfaceNotFound", {"interface": "com.example.Nope"}),
+    ("io.dmabufd.Monitor.Subscribe", "org.varlink.service.MethodNotImplemented",
+     {"method": "io.dmabufd.Monitor.Subscribe"}),
 ])
 def test_unknown_method_or_interface_keeps_the_connection(daemon, method, error, parameters):
     with daemon.client() as client:

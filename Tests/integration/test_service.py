@@ -138,3 +138,25 @@ def test_interface_description_is_the_file_verbatim(daemon):
         info = client.call("org.varlink.service.GetInfo")["parameters"]
     assert info["interfaces"] == ["org.varlink.service", "io.dmabufd.Monitor"]
     assert info["product"] == "dmabufd"
+
+
+def test_prefixes_are_watched_scanned_and_unwatched_beside_names(daemon):
+    with daemon.client() as client:
+        reply = client.call(MONITOR + "Watch", {"names": ["cam"], "prefixes": ["cam", "gpu-"]})
+        assert reply == {"parameters": {"names": ["cam"], "prefixes": ["cam", "gpu-"]}}
+        assert status(daemon)["watched"] == 3, "a name and a prefix with the same bytes are two entries"
+        matches = scan(client, prefixes=["x"])["matches"]
+        assert [(m["name"], m["prefix"], m["present"], m["count"]) for m in matches] == [
+            ("cam", False, False, 0), ("cam", True, False, 0), ("gpu-", True, False, 0), ("x", True, False, 0)]
+        reply = client.call(MONITOR + "Unwatch", {"names": [], "prefixes": ["cam"]})
+        assert reply == {"parameters": {"names": ["cam"], "prefixes": ["gpu-"]}}
+    wait_until_watched(daemon, 0)
+
+
+def test_prefixes_count_against_the_quota(daemon):
+    def as_nobody():
+        with RawClient(daemon.socket) as client:
+            return client.call(MONITOR + "Watch", {"names": [f"n{i}" for i in range(200)],
+                                                   "prefixes": [f"p{i}" for i in range(57)]})
+
+    assert as_user(NOBODY, as_nobody) == {"error": "io.dmabufd.Monitor.TooManyNames", "parameters": {"limit": 256}}

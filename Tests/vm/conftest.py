@@ -231,21 +231,23 @@ def call(client, method, parameters=None):
     return reply["parameters"]
 
 
-def scan(client, names=None):
-    return call(client, "Scan", {"names": names} if names is not None else None)
+def scan(client, names=None, prefixes=None):
+    parameters = {key: value for key, value in (("names", names), ("prefixes", prefixes)) if value is not None}
+    return call(client, "Scan", parameters or None)
 
 
-def expected_matches(buffers, names):
-    """The exact `matches` a Scan reporting `names` must return for this fixture's buffers."""
-    expected = buffers.expected(set(names))
-    return [{"name": name, "prefix": False, "present": expected[name][0] > 0,
-             "count": expected[name][0], "bytes": expected[name][1]}
-            for name in sorted(set(names), key=name_order)]
+def expected_matches(buffers, names, prefixes=()):
+    """The exact `matches` a Scan reporting `names` and `prefixes` must return for this
+    fixture's buffers: sorted by name bytes, a name before its prefix twin."""
+    counted = [(name, False, buffers.expected(set(names))[name]) for name in set(names)]
+    counted += [(prefix, True, buffers.expected_prefixes(set(prefixes))[prefix]) for prefix in set(prefixes)]
+    return [{"name": name, "prefix": prefix, "present": count > 0, "count": count, "bytes": size}
+            for name, prefix, (count, size) in sorted(counted, key=lambda m: (name_order(m[0]), m[1]))]
 
 
-def assert_scan_is_truth(reply, buffers, names):
+def assert_scan_is_truth(reply, buffers, names, prefixes=()):
     """A Scan reply equals the fixture's truth exactly: every match, and the host totals."""
-    assert reply["matches"] == expected_matches(buffers, names)
+    assert reply["matches"] == expected_matches(buffers, names, prefixes)
     count, size = buffers.host_totals()
     assert (reply["scan"]["buffers"], reply["scan"]["bytes"]) == (count, size)
     assert "details_dropped" not in reply["scan"]

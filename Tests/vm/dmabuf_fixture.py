@@ -242,6 +242,18 @@ class BufferSet:
                 result[buffer.name][1] += buffer.size
         return {name: tuple(value) for name, value in result.items()}
 
+    def expected_prefixes(self, prefixes):
+        """prefix -> (count, bytes) over this set's buffers whose name starts with it (bytes)."""
+        result = {prefix: [0, 0] for prefix in prefixes}
+        for buffer in self.buffers.values():
+            if buffer.name is None:
+                continue
+            for prefix, value in result.items():
+                if buffer.name.encode().startswith(prefix.encode()):
+                    value[0] += 1
+                    value[1] += buffer.size
+        return {prefix: tuple(value) for prefix, value in result.items()}
+
     def totals(self):
         return len(self.buffers), sum(buffer.size for buffer in self.buffers.values())
 
