@@ -44,7 +44,7 @@ struct {
 	__type(value, struct dmabufd_slot_stats);
 } stats SEC(".maps");
 
-/* Every buffer's record when collect_buffers is set; size set at open. */
+/* Records of the buffers collect_buffers asks for; size set at open. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
@@ -94,18 +94,36 @@ static __always_inline void count_slot(__u32 *slot, __u64 size, __u64 pass)
 	}
 	st->count += 1;
 	st->bytes += size;
+	globals.buffer_matched = 1;
 }
 
-/* Counts the buffer for every watched prefix of its name: the key grows by
- * one byte per step and its tail stays zero, so each step is one lookup. */
+/* One buffer's walk over the prefixes of its name. */
+struct prefix_walk {
+	char name[DMABUFD_NAME_LEN];
+	char key[DMABUFD_NAME_LEN];
+	__u64 size;
+	__u64 pass;
+};
+
+/* Step i of the walk: the key grows by name[i] (its tail stays zero), so each
+ * step is one lookup. A bpf_loop callback: the verifier checks it once, not
+ * once per name length. */
+static long count_prefix_step(__u64 i, struct prefix_walk *walk)
+{
+	if (i >= DMABUFD_NAME_LEN - 1 || !walk->name[i])
+		return 1;
+	walk->key[i] = walk->name[i];
+	count_slot(bpf_map_lookup_elem(&prefixes, walk->key), walk->size, walk->pass);
+	return 0;
+}
+
+/* Counts the buffer for every watched prefix its name starts with. */
 static __always_inline void count_prefixes(const char *name, __u64 size, __u64 pass)
 {
-	char key[DMABUFD_NAME_LEN] = {};
+	struct prefix_walk walk = { .size = size, .pass = pass };
 
-	for (int i = 0; i < DMABUFD_NAME_LEN - 1 && name[i]; i++) {
-		key[i] = name[i];
-		count_slot(bpf_map_lookup_elem(&prefixes, key), size, pass);
-	}
+	__builtin_memcpy(walk.name, name, DMABUFD_NAME_LEN);
+	bpf_loop(DMABUFD_NAME_LEN - 1, count_prefix_step, &walk, 0);
 }
 
 SEC("syscall")
@@ -134,12 +152,14 @@ int dmabufd_pass(void *ctx)
 
 		buffers += 1;
 		bytes += size;
+		globals.buffer_matched = 0;
 		if (name[0]) {
 			count_slot(bpf_map_lookup_elem(&watched, name), size, pass);
 			if (with_prefixes)
 				count_prefixes(name, size, pass);
 		}
-		if (collect)
+		if (collect == DMABUFD_COLLECT_ALL ||
+		    (collect == DMABUFD_COLLECT_MATCHED && globals.buffer_matched))
 			dropped += send_record(buf, size, name);
 	}
 	bpf_iter_dmabuf_destroy(&it);

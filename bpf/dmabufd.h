@@ -27,14 +27,20 @@ struct dmabufd_record {
 	char exporter[DMABUFD_NAME_LEN];
 };
 
+/* Which buffers' records go to the ring buffer in a pass. */
+enum dmabufd_collect {
+	DMABUFD_COLLECT_NONE = 0,
+	DMABUFD_COLLECT_ALL = 1,     /* every buffer (List) */
+	DMABUFD_COLLECT_MATCHED = 2, /* buffers that matched a watched name or prefix (details) */
+};
+
 /* The program's global data, the only variable in .bss (so it sits at offset
  * 0 of the mmapped .bss map). */
 struct dmabufd_globals {
 	/* Written by userspace before each run: a stamp that is new for every
 	 * run, even a failed one, so a slot is never mistaken for current. */
 	__u64 pass_id;
-	/* Written by userspace before each run: nonzero = send every buffer's
-	 * record to the ring buffer. */
+	/* Written by userspace before each run: an enum dmabufd_collect. */
 	__u32 collect_buffers;
 	/* Written by userspace when prefixes come and go: how many are watched.
 	 * Zero skips the per-prefix lookups. */
@@ -44,6 +50,10 @@ struct dmabufd_globals {
 	__u64 bytes;
 	__u64 records_dropped; /* ring buffer full: records that were lost */
 	__u64 finished_pass_id; /* = pass_id once the run completed */
+	/* The program's scratch: whether the current buffer counted for any watch.
+	 * Kept in map memory, whose contents the verifier does not track, so the
+	 * per-prefix loop does not multiply its states. */
+	__u64 buffer_matched;
 };
 
 #endif /* DMABUFD_H */

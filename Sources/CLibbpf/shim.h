@@ -52,6 +52,6 @@ _Static_assert(sizeof(struct dmabufd_slot_stats) == 24, "stats slot layout");
 _Static_assert(sizeof(struct dmabufd_slot_stats) % 8 == 0, "array stride must equal the struct size");
 _Static_assert(sizeof(struct dmabufd_record) == 80, "ring buffer record layout");
 _Static_assert(offsetof(struct dmabufd_globals, finished_pass_id) == 40, "globals layout");
-_Static_assert(sizeof(struct dmabufd_globals) == 48, "globals layout");
+_Static_assert(sizeof(struct dmabufd_globals) == 56, "globals layout");
 
 #endif /* CLIBBPF_SHIM_H */

@@ -14,6 +14,13 @@ func printScan(_ parameters: [String: JSON], options: ConnectionOptions) throws 
                 printable(match.name), match.prefix ? "prefix" : "name", match.present ? "yes" : "no",
                 String(match.count), String(match.bytes), humanBytes(match.bytes),
             ])
+            // Details: one indented row per buffer, its exporter under KIND.
+            for buffer in match.buffers ?? [] {
+                table.append([
+                    "  inode \(buffer.inode)", printable(buffer.exporter), "", "", String(buffer.size),
+                    humanBytes(buffer.size),
+                ])
+            }
         }
         print(table.render())
     }

@@ -17,11 +17,14 @@ struct ScanCommand: ParsableCommand {
 
     @OptionGroup var watches: WatchArguments
 
+    @Flag(help: "Also show each buffer (inode, size, exporter) under the name or prefix it matched.")
+    var details = false
+
     func run() throws {
         try reportingFailures {
             let (names, prefixes) = try watches.validated()
             let connection = try options.connect()
-            let parameters = ScanParameters(names: names, prefixes: prefixes).parameters
+            let parameters = ScanParameters(names: names, prefixes: prefixes, details: details ? true : nil).parameters
             let reply = try options.call(connection, MonitorInterface.Method.scan.call(parameters: parameters))
             try printScan(reply, options: options)
         }

@@ -87,10 +87,10 @@ public final class DmabufProgram: PassRunner {
         }
     }
 
-    public func runPass(collectBuffers: Bool) throws(ScannerError) -> PassReport {
+    public func runPass(collecting: BufferCollection) throws(ScannerError) -> PassReport {
         runStamp += 1
         globals.pointee.pass_id = runStamp
-        globals.pointee.collect_buffers = collectBuffers ? 1 : 0
+        globals.pointee.collect_buffers = Self.collectMode(collecting)
 
         let started = Clock.realtimeMicroseconds()
         let before = Clock.monotonicNanoseconds()
@@ -100,7 +100,7 @@ public final class DmabufProgram: PassRunner {
 
         let finished = globals.pointee
         var buffers: [BufferRecord] = []
-        if collectBuffers {
+        if collecting != .none {
             // Drain even after a failure, so no stale records reach the next pass.
             buffers = try records.drain()
         }
@@ -127,6 +127,14 @@ public final class DmabufProgram: PassRunner {
 
     private func mapFD(for kind: WatchKey.Kind) -> Int32 {
         kind == .name ? loaded.watchedFD : loaded.prefixesFD
+    }
+
+    private static func collectMode(_ collecting: BufferCollection) -> UInt32 {
+        switch collecting {
+        case .none: return UInt32(DMABUFD_COLLECT_NONE.rawValue)
+        case .matched: return UInt32(DMABUFD_COLLECT_MATCHED.rawValue)
+        case .all: return UInt32(DMABUFD_COLLECT_ALL.rawValue)
+        }
     }
 
     /// The 32-byte map key: the name or prefix, zero-padded.

@@ -10,8 +10,8 @@ public protocol PassRunner: AnyObject {
     func insert(_ key: WatchKey) throws(ScannerError)
     /// Stops watching `key`; a key not watched is ignored.
     func remove(_ key: WatchKey)
-    /// Runs one pass over every DMA-BUF; with `collectBuffers`, also returns each buffer's record.
-    func runPass(collectBuffers: Bool) throws(ScannerError) -> PassReport
+    /// Runs one pass over every DMA-BUF, returning the records of the buffers `collecting` asks for.
+    func runPass(collecting: BufferCollection) throws(ScannerError) -> PassReport
     /// What the last completed pass saw of `key`: zero if it is not watched,
     /// was inserted after that pass, or no buffer matched it. No syscall.
     func stats(for key: WatchKey) -> NameStats

@@ -17,3 +17,14 @@ public struct WatchKey: Hashable, Sendable {
     public static func name(_ bytes: [UInt8]) -> WatchKey { WatchKey(kind: .name, bytes: bytes) }
     public static func prefix(_ bytes: [UInt8]) -> WatchKey { WatchKey(kind: .prefix, bytes: bytes) }
 }
+
+/// Which buffers' records a pass collects (each costs a ring buffer slot).
+public enum BufferCollection: Int, Comparable, Sendable {
+    case none
+    /// Buffers that matched a watched name or prefix: the details of a Scan.
+    case matched
+    /// Every buffer: List.
+    case all
+
+    public static func < (lhs: BufferCollection, rhs: BufferCollection) -> Bool { lhs.rawValue < rhs.rawValue }
+}

@@ -15,7 +15,8 @@ public struct PassOutcome: Sendable {
     /// The requester's names and prefixes (its watch set plus what it asked for), sorted,
     /// with their stats.
     public var watches: [(watch: Watch, stats: NameStats)]
-    /// Every buffer the pass saw; empty unless the request asked for them.
+    /// The buffers whose records the request asked for (every buffer, or those that matched
+    /// a watched name or prefix, possibly more); empty unless it asked.
     public var buffers: [BufferRecord]
 }
 
@@ -46,7 +47,7 @@ public actor BufferMonitor {
     private struct Waiter {
         let connection: ConnectionID
         let held: Set<Watch>
-        let wantsBuffers: Bool
+        let collecting: BufferCollection
         let continuation: CheckedContinuation<PassOutcome, any Error>
     }
 
@@ -78,28 +79,31 @@ public actor BufferMonitor {
         registry.unwatch(names, by: connection, remove: removeFromMap)
     }
 
-    /// Runs (or joins) the next pass and reports the connection's watch set plus `extra`.
-    public func scan(_ extra: [Watch], by connection: ConnectionID, quota: Int) async throws -> PassOutcome {
+    /// Runs (or joins) the next pass and reports the connection's watch set plus `extra`;
+    /// with `details`, also the records of the buffers that matched.
+    public func scan(_ extra: [Watch], by connection: ConnectionID, quota: Int, details: Bool = false) async throws
+        -> PassOutcome
+    {
         let held = try mapped {
             try registry.holdForScan(extra, by: connection, quota: quota, insert: insertIntoMap, remove: removeFromMap)
         }
-        return try await nextPass(connection: connection, held: held, wantsBuffers: false)
+        return try await nextPass(connection: connection, held: held, collecting: details ? .matched : .none)
     }
 
     /// Runs (or joins) the next pass with every buffer's record collected.
     public func list(by connection: ConnectionID) async throws -> PassOutcome {
-        try await nextPass(connection: connection, held: [], wantsBuffers: true)
+        try await nextPass(connection: connection, held: [], collecting: .all)
     }
 
     public func status() -> MonitorStatus {
         MonitorStatus(clients: clients.count, watched: registry.mappedCount, capacity: registry.capacity, passes: passes)
     }
 
-    private func nextPass(connection: ConnectionID, held: Set<Watch>, wantsBuffers: Bool) async throws
+    private func nextPass(connection: ConnectionID, held: Set<Watch>, collecting: BufferCollection) async throws
         -> PassOutcome
     {
         try await withCheckedThrowingContinuation { continuation in
-            waiting.append(Waiter(connection: connection, held: held, wantsBuffers: wantsBuffers, continuation: continuation))
+            waiting.append(Waiter(connection: connection, held: held, collecting: collecting, continuation: continuation))
             guard !passScheduled else { return }
             passScheduled = true
             // Enqueued behind every request already in the actor's mailbox, so all of
@@ -113,7 +117,7 @@ public actor BufferMonitor {
         waiting = []
         passScheduled = false
         let result = Result { () throws(ScannerError) in
-            try runner.runPass(collectBuffers: batch.contains(where: \.wantsBuffers))
+            try runner.runPass(collecting: batch.map(\.collecting).max() ?? .none)
         }
         if case .success = result { passes += 1 }
         for waiter in batch {
@@ -124,7 +128,7 @@ public actor BufferMonitor {
                     returning: PassOutcome(
                         totals: report.totals,
                         watches: watches.map { ($0, runner.stats(for: $0.key)) },
-                        buffers: waiter.wantsBuffers ? report.buffers : []))
+                        buffers: waiter.collecting == .none ? [] : report.buffers))
             case .failure(let error):
                 waiter.continuation.resume(throwing: MonitorError.pass(error))
             }

@@ -43,6 +43,13 @@ public struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Names and prefixes (watched, plus those of one Scan) a non-root connection may hold.")
     var clientQuota = 256
 
+    @Option(
+        help: """
+            Bytes of the ring buffer that carries per-buffer records (List, Scan with details): \
+            a power of two, at least 4096. Records that do not fit are counted in details_dropped.
+            """)
+    var ringBytes = 8 << 20
+
     @Option(help: "Largest message a client may send, in bytes; a larger one ends its connection.")
     var maxMessageBytes = 65_536
 
@@ -55,6 +62,9 @@ public struct DaemonCommand: AsyncParsableCommand {
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
         guard clientQuota >= 1 else { throw ValidationError("--client-quota must be at least 1") }
         guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024") }
+        guard ringBytes >= 4096, ringBytes <= 1 << 30, ringBytes & (ringBytes - 1) == 0 else {
+            throw ValidationError("--ring-bytes must be a power of two from 4096 to 1073741824")
+        }
     }
 
     public func run() async throws {
@@ -70,7 +80,7 @@ public struct DaemonCommand: AsyncParsableCommand {
         do {
             // A live service on the socket is the cheapest failure: find it before the load.
             try socketFile.claim()
-            program = try DmabufProgram(capacity: capacity)
+            program = try DmabufProgram(capacity: capacity, ringBytes: ringBytes)
         } catch {
             throw DaemonFailure(error).reported()
         }

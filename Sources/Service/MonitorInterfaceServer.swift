@@ -47,15 +47,21 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             return Reply(parameters: WatchReply(set).parameters)
         case "Scan":
             let request = try ScanParameters(parameters: call.parameters)
+            let details = request.details ?? false
             let watches = Watch.all(names: request.names ?? [], prefixes: request.prefixes)
-            let outcome = try await run { try await monitor.scan(watches, by: client.connection, quota: quota) }
-            let matches = outcome.watches.map { Match(watch: $0.watch, stats: $0.stats) }
-            return Reply(parameters: ScanReply(matches: matches, scan: ScanInfo(outcome.totals)).parameters)
+            let outcome = try await run {
+                try await monitor.scan(watches, by: client.connection, quota: quota, details: details)
+            }
+            let matches = outcome.watches.map { watch, stats in
+                Match(watch: watch, stats: stats, buffers: details ? outcome.buffers.filter { watch.matches($0.name) } : nil)
+            }
+            return Reply(
+                parameters: ScanReply(matches: matches, scan: ScanInfo(outcome.totals, detailed: details)).parameters)
         case "List":
             _ = try NoParameters(parameters: call.parameters)
             let outcome = try await run { try await monitor.list(by: client.connection) }
             let buffers = outcome.buffers.map(Buffer.init(record:))
-            return Reply(parameters: ListReply(buffers: buffers, scan: ScanInfo(outcome.totals)).parameters)
+            return Reply(parameters: ListReply(buffers: buffers, scan: ScanInfo(outcome.totals, detailed: true)).parameters)
         case "Status":
             _ = try NoParameters(parameters: call.parameters)
             let status = await monitor.status()
@@ -94,10 +100,12 @@ extension VarlinkError {
 }
 
 extension Match {
-    init(watch: Watch, stats: NameStats) {
+    /// `buffers`: the records of the buffers that matched, when details were asked for.
+    init(watch: Watch, stats: NameStats, buffers: [BufferRecord]?) {
         self.init(
             name: watch.name.string, prefix: watch.kind == .prefix, present: stats.count > 0,
-            count: Int(stats.count), bytes: Int(stats.bytes), buffers: nil)
+            count: Int(stats.count), bytes: Int(stats.bytes),
+            buffers: buffers?.sorted { $0.inode < $1.inode }.map(Buffer.init(record:)))
     }
 }
 
@@ -112,11 +120,13 @@ extension WatchReply {
 }
 
 extension ScanInfo {
-    init(_ totals: PassTotals) {
+    /// `detailed`: the request asked for buffer records, so records lost to a full ring
+    /// buffer are its to know about.
+    init(_ totals: PassTotals, detailed: Bool) {
         self.init(
             id: Int(totals.id), startedUsec: Int(totals.startedUsec), durationNsec: Int(totals.durationNsec),
             buffers: Int(totals.buffers), bytes: Int(totals.bytes),
-            detailsDropped: totals.recordsDropped > 0 ? Int(totals.recordsDropped) : nil)
+            detailsDropped: detailed && totals.recordsDropped > 0 ? Int(totals.recordsDropped) : nil)
     }
 }
 

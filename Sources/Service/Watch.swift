@@ -18,6 +18,11 @@ public struct Watch: Hashable, Sendable, Comparable {
     /// What the BPF program is given for this entry.
     public var key: WatchKey { WatchKey(kind: kind, bytes: name.bytes) }
 
+    /// Whether a buffer named `bytes` (as the kernel holds it) counts for this entry.
+    public func matches(_ bytes: [UInt8]) -> Bool {
+        kind == .name ? bytes == name.bytes : bytes.starts(with: name.bytes)
+    }
+
     /// By name; for equal bytes the name before the prefix.
     public static func < (lhs: Watch, rhs: Watch) -> Bool {
         if lhs.name != rhs.name { return lhs.name < rhs.name }

@@ -26,8 +26,8 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
     @Test func passesSeeNoBuffersAndCountUp() throws {
         try #require(geteuid() == 0, needsRoot)
         let program = try DmabufProgram(capacity: 16)
-        let first = try program.runPass(collectBuffers: false)
-        let second = try program.runPass(collectBuffers: false)
+        let first = try program.runPass(collecting: .none)
+        let second = try program.runPass(collecting: .none)
         #expect(first.totals.id == 1)
         #expect(second.totals.id == 2)
         for pass in [first, second] {
@@ -44,7 +44,7 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
     @Test func collectingReturnsNoRecordsAndDropsNone() throws {
         try #require(geteuid() == 0, needsRoot)
         let program = try DmabufProgram(capacity: 4, ringBytes: 1 << 16)
-        let pass = try program.runPass(collectBuffers: true)
+        let pass = try program.runPass(collecting: .all)
         #expect(pass.buffers.isEmpty)
         #expect(pass.totals.recordsDropped == 0)
         #expect(pass.totals.buffers == 0)
@@ -73,7 +73,7 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         try program.insert(.prefix(cam))
         #expect(program.watchedCount == 2)
         #expect(throws: ScannerError.capacityExhausted(capacity: 2)) { try program.insert(.prefix(Array("gpu".utf8))) }
-        let pass = try program.runPass(collectBuffers: false)
+        let pass = try program.runPass(collecting: .none)
         #expect(pass.totals.buffers == 0)
         #expect(program.stats(for: .prefix(cam)) == .zero)
         program.remove(.prefix(cam))
@@ -88,7 +88,7 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         let name = Array("camera".utf8)
         try program.insert(.name(name))
         #expect(program.stats(for: .name(name)) == .zero)
-        _ = try program.runPass(collectBuffers: false)
+        _ = try program.runPass(collecting: .none)
         #expect(program.stats(for: .name(name)) == .zero)
         #expect(program.stats(for: .name(Array("not-watched".utf8))) == .zero)
     }

@@ -26,7 +26,7 @@ private final class GatedRunner: PassRunner, Sendable {
     }
 
     /// Pass `n` (1-based) blocks until `release` reaches `n`.
-    func runPass(collectBuffers: Bool) throws(ScannerError) -> PassReport {
+    func runPass(collecting: BufferCollection) throws(ScannerError) -> PassReport {
         let id = entered.add(1, ordering: .sequentiallyConsistent).newValue
         while release.load(ordering: .sequentiallyConsistent) < id { usleep(1000) }
         passes.store(id, ordering: .sequentiallyConsistent)

@@ -29,6 +29,12 @@ def test_watch_prints_the_watched_names_and_prefixes(daemon):
     assert [(m["name"], m["prefix"]) for m in matches] == [("v-", True), ("w", True), ("w1", False), ("w2", False)]
 
 
+def test_scan_details_as_json(daemon):
+    result = dmabufctl("scan", "--socket", daemon.socket, "--details", "--json", "x", "--prefix", "y")
+    assert result.returncode == 0, result.stderr
+    assert [m["buffers"] for m in json.loads(result.stdout)["matches"]] == [[], []]
+
+
 def test_scan_table_marks_prefixes(daemon):
     result = dmabufctl("scan", "--socket", daemon.socket, "cam", "--prefix", "cam")
     assert result.returncode == 0, result.stderr

@@ -82,3 +82,6 @@ def test_bad_options_are_usage_errors():
     result = run_dmabufd("--capacity", "0")
     assert result.returncode == 64
     assert "--capacity must be at least 1" in result.stderr
+    result = run_dmabufd("--ring-bytes", "5000")
+    assert result.returncode == 64
+    assert "--ring-bytes must be a power of two" in result.stderr

@@ -160,3 +160,15 @@ def test_prefixes_count_against_the_quota(daemon):
                                                    "prefixes": [f"p{i}" for i in range(57)]})
 
     assert as_user(NOBODY, as_nobody) == {"error": "io.dmabufd.Monitor.TooManyNames", "parameters": {"limit": 256}}
+
+
+def test_scan_details_add_buffer_lists_only_when_asked(daemon):
+    with daemon.client() as client:
+        client.call(MONITOR + "Watch", {"names": ["d1"], "prefixes": ["d"]})
+        detailed = scan(client, details=True)
+        plain = scan(client, details=False)
+        default = scan(client)
+    assert [(m["name"], m["prefix"], m["buffers"]) for m in detailed["matches"]] == [("d", True, []), ("d1", False, [])]
+    for reply in (plain, default):
+        assert all("buffers" not in m for m in reply["matches"])
+    assert all("details_dropped" not in reply["scan"] for reply in (detailed, plain, default))
