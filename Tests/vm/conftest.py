@@ -239,8 +239,10 @@ def scan(client, names=None, prefixes=None):
 def expected_matches(buffers, names, prefixes=()):
     """The exact `matches` a Scan reporting `names` and `prefixes` must return for this
     fixture's buffers: sorted by name bytes, a name before its prefix twin."""
-    counted = [(name, False, buffers.expected(set(names))[name]) for name in set(names)]
-    counted += [(prefix, True, buffers.expected_prefixes(set(prefixes))[prefix]) for prefix in set(prefixes)]
+    by_name = buffers.expected(set(names))
+    by_prefix = buffers.expected_prefixes(set(prefixes))
+    counted = [(name, False, totals) for name, totals in by_name.items()]
+    counted += [(prefix, True, totals) for prefix, totals in by_prefix.items()]
     return [{"name": name, "prefix": prefix, "present": count > 0, "count": count, "bytes": size}
             for name, prefix, (count, size) in sorted(counted, key=lambda m: (name_order(m[0]), m[1]))]
 
