@@ -9,21 +9,16 @@ frees real buffers through udmabuf and the system heap and reports the truth it 
 (inode, size, name, exporter per buffer); every test compares the service's replies
 with that truth EXACTLY, and `List` also with debugfs `dma_buf/bufinfo`.
 
-Run it in the guest (a few minutes under TCG), e.g. from the repository on the host::
-
-    vng --run /usr/lib/modules/VERSION/vmlinuz --force-9p --disable-microvm --disable-kvm \\
-        --memory 2G --cpus 2 --exec 'cd REPO && PYTHONDONTWRITEBYTECODE=1 \\
-        PYTHON -m pytest -q -p no:cacheprovider Tests/vm'
-
-with PYTHON the absolute path of a python3 that has pytest and the PyPI `varlink` package
-(the guest's PATH finds Debian's /bin/python3 first, without them). The guest's view of the
-repository is read-only, hence no cache and no bytecode. Binaries come from
+Run it with `make e2e` (or as part of `make test`): `vm/run` boots the guest, with the
+host's PATH, and runs pytest there with `-p no:cacheprovider` and PYTHONDONTWRITEBYTECODE
+set, since the guest's view of the repository is read-only. Binaries come from
 $DMABUFD_BIN_DIR, default `.build/debug` of this repository.
 
 Files: test_names (counts, bytes, absence, unnamed buffers, edge names through the raw
 protocol, dmabufctl and the Python varlink client), test_changes (renames, frees, fresh
 passes), test_list (List = bufinfo = fixture), test_unprivileged (nobody), test_scale
 (10,000 buffers, 1,000 names), test_concurrency (64 clients while buffers change),
+test_prefixes (nested prefix watches), test_details (per-buffer details, a full ring),
 test_startup (the first moments of a fresh service).
 
 The session fails at once (never skips) when it is not root, when either buffer device is
