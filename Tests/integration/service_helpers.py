@@ -27,6 +27,8 @@ class Daemon:
             [DMABUFD, "--socket", self.socket, "--log-level", "debug", *args],
             stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_for_socket(self.socket, self.process, timeout=60):
+            self.process.kill()  # never leave a half-started service behind
+            self.process.wait()
             raise AssertionError(f"dmabufd did not start serving:\n{self.output()}")
 
     def client(self):
