@@ -51,8 +51,9 @@ struct dmabufd_globals {
 	__u64 records_dropped; /* ring buffer full: records that were lost */
 	__u64 finished_pass_id; /* = pass_id once the run completed */
 	/* The program's scratch: whether the current buffer counted for any watch.
-	 * Kept in map memory, whose contents the verifier does not track, so the
-	 * per-prefix loop does not multiply its states. */
+	 * Set from count_slot, including inside the bpf_loop prefix callback, which
+	 * can only report back through memory; map memory also keeps the verifier
+	 * from splitting its states on the flag. */
 	__u64 buffer_matched;
 };
 
