@@ -28,4 +28,16 @@ extension VarlinkError {
     public static func scanFailed(reason: String) -> VarlinkError {
         VarlinkError(name: MonitorInterface.ErrorName.scanFailed, parameters: ["reason": .string(reason)])
     }
+
+    /// The connection already has a running subscription.
+    public static func alreadySubscribed() -> VarlinkError {
+        VarlinkError(name: MonitorInterface.ErrorName.alreadySubscribed)
+    }
+
+    /// The subscriber left replies unread for `timeoutMsec`; its connection is closed.
+    public static func subscriberStalled(timeoutMsec: Int) -> VarlinkError {
+        VarlinkError(
+            name: MonitorInterface.ErrorName.subscriberStalled,
+            parameters: ["timeout_msec": .integer(Int64(timeoutMsec))])
+    }
 }

@@ -46,6 +46,8 @@ public enum MonitorInterface {
         public static let capacityExhausted = "io.dmabufd.Monitor.CapacityExhausted"
         public static let shuttingDown = "io.dmabufd.Monitor.ShuttingDown"
         public static let scanFailed = "io.dmabufd.Monitor.ScanFailed"
+        public static let alreadySubscribed = "io.dmabufd.Monitor.AlreadySubscribed"
+        public static let subscriberStalled = "io.dmabufd.Monitor.SubscriberStalled"
         public static let invalidMessage = VarlinkError.invalidMessageName
     }
 }

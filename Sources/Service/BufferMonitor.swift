@@ -7,7 +7,12 @@ public enum MonitorError: Error, Sendable {
     case watch(WatchError)
     case pass(ScannerError)
     case mapWrite(ScannerError)
+    /// The connection's subscription is still running.
+    case alreadySubscribed
 }
+
+/// What one pass tells one subscriber: its watch set's state, or why the pass failed.
+public typealias SubscriptionUpdate = Result<PassOutcome, MonitorError>
 
 /// What one pass answered to one request.
 public struct PassOutcome: Sendable {
@@ -34,7 +39,9 @@ public struct MonitorStatus: Sendable {
 ///
 /// Passes are single-flight with freshness: a request waits for the next pass that
 /// starts after it arrived, and every request that arrives while a pass runs shares
-/// the one after it.
+/// the one after it. While anyone subscribes, a pass also runs every interval (the
+/// smallest any subscriber asked for), and every pass, whoever asked for it, updates
+/// every subscriber.
 public actor BufferMonitor {
     public nonisolated let unownedExecutor: UnownedSerialExecutor
     private let runner: any PassRunner
@@ -43,6 +50,18 @@ public actor BufferMonitor {
     private var waiting: [Waiter] = []
     private var passScheduled = false
     private var passes = 0
+    private var subscriptions: [ConnectionID: Subscription] = [:]
+    private var nextSubscriptionID = 0
+    private var ticker: (interval: Duration, task: Task<Void, Never>)?
+
+    private struct Subscription {
+        let id: Int
+        let interval: Duration
+        let details: Bool
+        /// Buffers only the newest update: each holds the whole watch set, so a subscriber
+        /// that reads slowly skips states instead of queueing them.
+        let updates: AsyncStream<SubscriptionUpdate>.Continuation
+    }
 
     private struct Waiter {
         let connection: ConnectionID
@@ -63,10 +82,12 @@ public actor BufferMonitor {
         clients.insert(connection)
     }
 
-    /// A closed connection's watches die with it.
+    /// A closed connection's watches and subscription die with it.
     public func disconnect(_ connection: ConnectionID) {
         clients.remove(connection)
         registry.drop(connection, remove: removeFromMap)
+        subscriptions.removeValue(forKey: connection)?.updates.finish()
+        retime()
     }
 
     public func watch(_ names: [Watch], by connection: ConnectionID, quota: Int) throws(MonitorError)
@@ -95,6 +116,49 @@ public actor BufferMonitor {
         try await nextPass(connection: connection, held: [], collecting: .all)
     }
 
+    /// Starts the connection's subscription: an update after the next pass (started now,
+    /// so the first comes at once) and after every pass from then on, until the stream is
+    /// dropped or the connection closes. `details`: updates carry the matched buffers.
+    public func subscribe(_ connection: ConnectionID, every interval: Duration, details: Bool) throws(MonitorError)
+        -> AsyncStream<SubscriptionUpdate>
+    {
+        guard subscriptions[connection] == nil else { throw .alreadySubscribed }
+        nextSubscriptionID += 1
+        let id = nextSubscriptionID
+        let (updates, continuation) = AsyncStream.makeStream(
+            of: SubscriptionUpdate.self, bufferingPolicy: .bufferingNewest(1))
+        continuation.onTermination = { _ in Task { await self.unsubscribe(connection, id: id) } }
+        subscriptions[connection] = Subscription(id: id, interval: interval, details: details, updates: continuation)
+        retime()
+        schedulePass()
+        return updates
+    }
+
+    private func unsubscribe(_ connection: ConnectionID, id: Int) {
+        // A later subscription of the same connection is not this one's to end.
+        guard subscriptions[connection]?.id == id else { return }
+        subscriptions[connection] = nil
+        retime()
+    }
+
+    /// Keeps one periodic task running at the smallest interval any subscriber wants, and
+    /// none while nobody subscribes.
+    private func retime() {
+        let wanted = subscriptions.values.map(\.interval).min()
+        guard wanted != ticker?.interval else { return }
+        ticker?.task.cancel()
+        ticker = wanted.map { interval in (interval, Task { await self.tick(every: interval) }) }
+    }
+
+    private func tick(every interval: Duration) async {
+        var deadline = ContinuousClock.now
+        while true {
+            deadline += interval
+            do { try await Task.sleep(until: deadline) } catch { return }
+            schedulePass()
+        }
+    }
+
     public func status() -> MonitorStatus {
         MonitorStatus(clients: clients.count, watched: registry.mappedCount, capacity: registry.capacity, passes: passes)
     }
@@ -104,36 +168,48 @@ public actor BufferMonitor {
     {
         try await withCheckedThrowingContinuation { continuation in
             waiting.append(Waiter(connection: connection, held: held, collecting: collecting, continuation: continuation))
-            guard !passScheduled else { return }
-            passScheduled = true
-            // Enqueued behind every request already in the actor's mailbox, so all of
-            // them share this pass.
-            Task { self.runWaitingPass() }
+            schedulePass()
         }
+    }
+
+    private func schedulePass() {
+        guard !passScheduled else { return }
+        passScheduled = true
+        // Enqueued behind every request already in the actor's mailbox, so all of them
+        // share this pass.
+        Task { self.runWaitingPass() }
     }
 
     private func runWaitingPass() {
         let batch = waiting
         waiting = []
         passScheduled = false
+        let subscribed = subscriptions.values.contains(where: \.details) ? BufferCollection.matched : .none
         let result = Result { () throws(ScannerError) in
-            try runner.runPass(collecting: batch.map(\.collecting).max() ?? .none)
+            try runner.runPass(collecting: batch.map(\.collecting).reduce(subscribed, max))
         }
         if case .success = result { passes += 1 }
         for waiter in batch {
-            switch result {
-            case .success(let report):
-                let watches = registry.watchSet(of: waiter.connection).union(waiter.held).sorted()
-                waiter.continuation.resume(
-                    returning: PassOutcome(
-                        totals: report.totals,
-                        watches: watches.map { ($0, runner.stats(for: $0.key)) },
-                        buffers: waiter.collecting == .none ? [] : report.buffers))
-            case .failure(let error):
-                waiter.continuation.resume(throwing: MonitorError.pass(error))
-            }
+            waiter.continuation.resume(
+                with: outcome(of: result, for: waiter.connection, adding: waiter.held, buffers: waiter.collecting != .none))
             registry.release(waiter.held, remove: removeFromMap)
         }
+        for (connection, subscription) in subscriptions {
+            subscription.updates.yield(outcome(of: result, for: connection, adding: [], buffers: subscription.details))
+        }
+    }
+
+    /// What a pass says to one connection: its watch set plus `held`, with their stats.
+    private func outcome(
+        of result: Result<PassReport, ScannerError>, for connection: ConnectionID, adding held: Set<Watch>,
+        buffers: Bool
+    ) -> SubscriptionUpdate {
+        result.map { report in
+            let watches = registry.watchSet(of: connection).union(held).sorted()
+            return PassOutcome(
+                totals: report.totals, watches: watches.map { ($0, runner.stats(for: $0.key)) },
+                buffers: buffers ? report.buffers : [])
+        }.mapError(MonitorError.pass)
     }
 
     private func insertIntoMap(_ watch: Watch) throws {

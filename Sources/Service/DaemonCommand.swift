@@ -53,6 +53,13 @@ public struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Largest message a client may send, in bytes; a larger one ends its connection.")
     var maxMessageBytes = 65_536
 
+    @Option(
+        help: """
+            How long a subscriber may leave a reply unread, in milliseconds, before it is sent \
+            SubscriberStalled and disconnected.
+            """)
+    var subscriberTimeoutMsec = 60_000
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -62,6 +69,7 @@ public struct DaemonCommand: AsyncParsableCommand {
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
         guard clientQuota >= 1 else { throw ValidationError("--client-quota must be at least 1") }
         guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024") }
+        guard subscriberTimeoutMsec >= 100 else { throw ValidationError("--subscriber-timeout-msec must be at least 100") }
         guard ringBytes >= 4096, ringBytes <= 1 << 30, ringBytes & (ringBytes - 1) == 0 else {
             throw ValidationError("--ring-bytes must be a power of two from 4096 to 1073741824")
         }
@@ -94,6 +102,7 @@ public struct DaemonCommand: AsyncParsableCommand {
             interfaces: [MonitorInterfaceServer(monitor: monitor, policy: policy, kernelRelease: kernel, logger: logger)])
         let server = VarlinkServer(
             socketFile, dispatcher: dispatcher, maxMessageBytes: maxMessageBytes,
+            stallTimeout: .milliseconds(subscriberTimeoutMsec),
             group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         logger.info("dmabufd \(ProductVersion.string) loaded its BPF program (kernel \(kernel), capacity \(capacity))")
         let group = ServiceGroup(

@@ -27,24 +27,32 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         await monitor.disconnect(client.connection)
     }
 
-    public func serve(_ call: Call, from client: ClientContext) async throws(VarlinkError) -> Reply {
+    public func serve(_ call: Call, from client: ClientContext) async throws(VarlinkError) -> Response {
         let method = call.member
         guard policy.allows(method, for: client.peer) else {
             logger.notice("denied \(call.method) to \(client.peer)")
             throw .permissionDenied()
         }
+        if method == MonitorInterface.Method.subscribe.rawValue {
+            return .stream(try await subscribe(call, from: client))
+        }
+        return .reply(Reply(parameters: try await answer(call, from: client)))
+    }
+
+    /// The parameters of the one reply to a call of any method but `Subscribe`.
+    private func answer(_ call: Call, from client: ClientContext) async throws(VarlinkError) -> [String: JSON] {
         let quota = policy.quota(for: client.peer)
-        switch method {
+        switch call.member {
         case "Watch":
             let request = try WatchParameters(parameters: call.parameters)
             let watches = Watch.all(names: request.names, prefixes: request.prefixes)
             let set = try await run { try await monitor.watch(watches, by: client.connection, quota: quota) }
-            return Reply(parameters: WatchReply(set).parameters)
+            return WatchReply(set).parameters
         case "Unwatch":
             let request = try WatchParameters(parameters: call.parameters)
             let watches = Watch.all(names: request.names, prefixes: request.prefixes)
             let set = await monitor.unwatch(watches, by: client.connection)
-            return Reply(parameters: WatchReply(set).parameters)
+            return WatchReply(set).parameters
         case "Scan":
             let request = try ScanParameters(parameters: call.parameters)
             let details = request.details ?? false
@@ -52,30 +60,34 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             let outcome = try await run {
                 try await monitor.scan(watches, by: client.connection, quota: quota, details: details)
             }
-            let matches = outcome.watches.map { watch, stats in
-                Match(watch: watch, stats: stats, buffers: details ? outcome.buffers.filter { watch.matches($0.name) } : nil)
-            }
-            return Reply(
-                parameters: ScanReply(matches: matches, scan: ScanInfo(outcome.totals, detailed: details)).parameters)
+            return ScanReply(outcome, details: details).parameters
         case "List":
             _ = try NoParameters(parameters: call.parameters)
             let outcome = try await run { try await monitor.list(by: client.connection) }
             let buffers = outcome.buffers.map(Buffer.init(record:))
-            return Reply(parameters: ListReply(buffers: buffers, scan: ScanInfo(outcome.totals, detailed: true)).parameters)
+            return ListReply(buffers: buffers, scan: ScanInfo(outcome.totals, detailed: true)).parameters
         case "Status":
             _ = try NoParameters(parameters: call.parameters)
             let status = await monitor.status()
-            return Reply(
-                parameters: StatusReply(
-                    version: ProductVersion.string, kernel: kernelRelease, clients: status.clients,
-                    watched: status.watched, capacity: status.capacity, scans: status.passes
-                ).parameters)
-        case "Subscribe":
-            // In the interface, served by a later release.
-            throw .methodNotImplemented(call.method)
+            return StatusReply(
+                version: ProductVersion.string, kernel: kernelRelease, clients: status.clients,
+                watched: status.watched, capacity: status.capacity, scans: status.passes
+            ).parameters
         default:
             throw .methodNotFound(call.method)
         }
+    }
+
+    private func subscribe(_ call: Call, from client: ClientContext) async throws(VarlinkError) -> ReplyStream {
+        let request = try SubscribeParameters(parameters: call.parameters)
+        guard call.more else { throw .expectedMore() }
+        let details = request.details ?? false
+        let interval = SubscriptionInterval.clamped(milliseconds: request.intervalMsec)
+        let updates = try await run { try await monitor.subscribe(client.connection, every: interval, details: details) }
+        return ReplyStream(
+            replies: SubscriptionReplies(updates: updates, details: details),
+            stalled: { timeout in Reply(error: .subscriberStalled(timeoutMsec: Int(timeout / .milliseconds(1)))) },
+            shuttingDown: Reply(error: .shuttingDown()))
     }
 
     private func run<T>(_ body: () async throws -> T) async throws(VarlinkError) -> T {
@@ -95,6 +107,23 @@ extension VarlinkError {
         case .watch(.tooManyNames(let limit)): self = .tooManyNames(limit: limit)
         case .watch(.capacityExhausted(let capacity)): self = .capacityExhausted(capacity: capacity)
         case .pass(let error), .mapWrite(let error): self = .scanFailed(reason: error.description)
+        case .alreadySubscribed: self = .alreadySubscribed()
+        }
+    }
+}
+
+extension ScanReply {
+    /// What a pass saw of a request's watches; with `details`, each match lists its buffers.
+    init(_ outcome: PassOutcome, details: Bool) {
+        self.init(matches: outcome.matches(details: details), scan: ScanInfo(outcome.totals, detailed: details))
+    }
+}
+
+extension PassOutcome {
+    /// One match per watch, in the order of `watches`.
+    func matches(details: Bool) -> [Match] {
+        watches.map { watch, stats in
+            Match(watch: watch, stats: stats, buffers: details ? buffers.filter { watch.matches($0.name) } : nil)
         }
     }
 }

@@ -6,7 +6,7 @@ public protocol VarlinkInterfaceServer: Sendable {
     var interfaceName: String { get }
     /// The interface text, served verbatim by `GetInterfaceDescription`.
     var interfaceDescription: String { get }
-    func serve(_ call: Call, from client: ClientContext) async throws(VarlinkError) -> Reply
+    func serve(_ call: Call, from client: ClientContext) async throws(VarlinkError) -> Response
     func clientConnected(_ client: ClientContext) async
     func clientDisconnected(_ client: ClientContext) async
 }
@@ -28,13 +28,13 @@ public struct VarlinkDispatcher: Sendable {
             interfaces: [ServiceInterface.name] + interfaces.map(\.interfaceName))
     }
 
-    public func dispatch(_ call: Call, from client: ClientContext) async -> Reply {
+    public func dispatch(_ call: Call, from client: ClientContext) async -> Response {
         do throws(VarlinkError) {
-            if call.interface == ServiceInterface.name { return try serveServiceInterface(call) }
+            if call.interface == ServiceInterface.name { return .reply(try serveServiceInterface(call)) }
             guard let server = interfaces[call.interface] else { throw VarlinkError.interfaceNotFound(call.interface) }
             return try await server.serve(call, from: client)
         } catch {
-            return Reply(error: error)
+            return .reply(Reply(error: error))
         }
     }
 

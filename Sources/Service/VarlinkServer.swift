@@ -10,8 +10,9 @@ import Glibc
 
 /// The Unix-socket Varlink server: binds its socket when it starts (so the service
 /// group's signal handling is already in place), accepts connections, reads each peer's
-/// credentials, answers the calls of one connection in order, and on graceful shutdown
-/// stops accepting, ends every connection and removes its socket file.
+/// credentials, answers the calls of one connection in order (a stream's replies go on
+/// beside them, paced by how fast the peer reads), and on graceful shutdown stops
+/// accepting, ends every connection and removes its socket file.
 public struct VarlinkServer: Service, CustomStringConvertible {
     /// A connection as the listener hands it over. It is wrapped in a NIOAsyncChannel only
     /// once its task owns it: a wrapped channel dropped unserved (accepted just as the
@@ -24,16 +25,18 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     private let socketFile: SocketFile
     private let dispatcher: VarlinkDispatcher
     private let maxMessageBytes: Int
+    private let stallTimeout: Duration
     private let group: any EventLoopGroup
     private let logger: Logger
 
     public init(
-        _ socketFile: SocketFile, dispatcher: VarlinkDispatcher, maxMessageBytes: Int,
+        _ socketFile: SocketFile, dispatcher: VarlinkDispatcher, maxMessageBytes: Int, stallTimeout: Duration,
         group: any EventLoopGroup, logger: Logger
     ) {
         self.socketFile = socketFile
         self.dispatcher = dispatcher
         self.maxMessageBytes = maxMessageBytes
+        self.stallTimeout = stallTimeout
         self.group = group
         self.logger = logger
     }
@@ -105,22 +108,31 @@ public struct VarlinkServer: Service, CustomStringConvertible {
         await dispatcher.connected(client)
         do {
             try await channel.executeThenClose { inbound, outbound in
-                do {
-                    for try await message in inbound {
-                        let call: Call
-                        do throws(VarlinkError) {
-                            call = try Call(decoding: message.readableBytesView)
-                        } catch {
-                            // A message we cannot read leaves the stream's framing in doubt.
-                            try await outbound.write(frame(Reply(error: error)))
-                            return
+                // Streams (Subscribe) run beside the calls that follow them on the connection.
+                try await withThrowingDiscardingTaskGroup { streams in
+                    defer { streams.cancelAll() }
+                    do {
+                        for try await message in inbound {
+                            let call: Call
+                            do throws(VarlinkError) {
+                                call = try Call(decoding: message.readableBytesView)
+                            } catch {
+                                // A message we cannot read leaves the stream's framing in doubt.
+                                try await outbound.write(frame(Reply(error: error)))
+                                return
+                            }
+                            switch await dispatcher.dispatch(call, from: client) {
+                            case .reply(let reply):
+                                if !call.oneway { try await outbound.write(frame(reply)) }
+                            case .stream(let stream):
+                                let writer = ReplyStreamWriter(channel: accepted.channel, stallTimeout: stallTimeout)
+                                streams.addTask { await writer.run(stream) }
+                            }
                         }
-                        let reply = await dispatcher.dispatch(call, from: client)
-                        if !call.oneway { try await outbound.write(frame(reply)) }
+                    } catch let error as MessageTooLarge {
+                        try await outbound.write(
+                            frame(Reply(error: .invalidMessage(reason: "message exceeds \(error.limit) bytes"))))
                     }
-                } catch let error as MessageTooLarge {
-                    try await outbound.write(
-                        frame(Reply(error: .invalidMessage(reason: "message exceeds \(error.limit) bytes"))))
                 }
             }
         } catch {

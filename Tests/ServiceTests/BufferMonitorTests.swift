@@ -102,3 +102,53 @@ private func waitUntil(_ condition: () -> Bool) async {
         #expect(runner.watchedCount == 0)
     }
 }
+
+@Suite struct BufferMonitorSubscriptionTests {
+    let thread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let me = ConnectionID(1)
+
+    private func passID(_ update: SubscriptionUpdate?) throws -> UInt64 {
+        try #require(try update?.get()).totals.id
+    }
+
+    @Test func theFirstUpdateComesAtOnceAndAScanFeedsSubscribers() async throws {
+        let runner = GatedRunner()
+        let monitor = BufferMonitor(runner: runner, eventLoop: thread.next())
+        _ = try await monitor.watch([.name(try WatchName(validating: "a"))], by: me, quota: 10)
+        var updates = try await monitor.subscribe(me, every: .seconds(3600), details: false).makeAsyncIterator()
+        let first = try #require(try await updates.next()?.get())
+        #expect(first.totals.id == 1)
+        #expect(first.watches.map(\.watch.name.string) == ["a"])
+        let scanned = try await monitor.scan([], by: ConnectionID(2), quota: 10)
+        #expect(try passID(await updates.next()) == scanned.totals.id)
+    }
+
+    @Test func passesRunPeriodicallyOnlyWhileSomeoneSubscribes() async throws {
+        let runner = GatedRunner()
+        let monitor = BufferMonitor(runner: runner, eventLoop: thread.next())
+        let updates = try await monitor.subscribe(me, every: .milliseconds(100), details: false)
+        await waitUntil { runner.passes.load(ordering: .sequentiallyConsistent) >= 4 }
+        // The newest update only: a subscriber that did not read for four passes reads the fourth or later.
+        var iterator = updates.makeAsyncIterator()
+        #expect(try passID(await iterator.next()) >= 4)
+        await monitor.disconnect(me)
+        #expect(await iterator.next() == nil, "the connection's end ends its stream")
+        let stopped = runner.passes.load(ordering: .sequentiallyConsistent)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(runner.passes.load(ordering: .sequentiallyConsistent) <= stopped + 1, "at most one pass already under way")
+    }
+
+    @Test func aConnectionHasOneSubscriptionAtATime() async throws {
+        let monitor = BufferMonitor(runner: GatedRunner(), eventLoop: thread.next())
+        let first = try await monitor.subscribe(me, every: .seconds(1), details: false)
+        await #expect(throws: MonitorError.self) { _ = try await monitor.subscribe(me, every: .seconds(1), details: false) }
+        // Dropping the stream ends the subscription; then the connection may subscribe again.
+        _ = consume first
+        var again: AsyncStream<SubscriptionUpdate>?
+        for _ in 0..<100 where again == nil {
+            again = try? await monitor.subscribe(me, every: .seconds(1), details: false)
+            if again == nil { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(again != nil)
+    }
+}

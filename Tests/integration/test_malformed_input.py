@@ -71,8 +71,6 @@ def test_31_byte_utf8_name_is_accepted(daemon):
 @pytest.mark.parametrize("method, error, parameters", [
     ("io.dmabufd.Monitor.Frobnicate", "org.varlink.service.MethodNotFound", {"method": "io.dmabufd.Monitor.Frobnicate"}),
     ("com.example.Nope.Call", "org.varlink.service.InterfaceNotFound", {"interface": "com.example.Nope"}),
-    ("io.dmabufd.Monitor.Subscribe", "org.varlink.service.MethodNotImplemented",
-     {"method": "io.dmabufd.Monitor.Subscribe"}),
 ])
 def test_unknown_method_or_interface_keeps_the_connection(daemon, method, error, parameters):
     with daemon.client() as client:
