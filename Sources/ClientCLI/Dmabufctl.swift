@@ -14,6 +14,7 @@ struct Dmabufctl: ParsableCommand {
 
             Examples:
               dmabufctl scan camera-0 camera-1   buffers carrying each name, and bytes
+              dmabufctl watch camera-0 --follow  a live table; Ctrl-C ends it (exit code 0)
               dmabufctl list                     every buffer (root only by default)
               dmabufctl status --json            the service's state, for scripts
 
@@ -21,8 +22,10 @@ struct Dmabufctl: ParsableCommand {
               0   success
               64  bad command line
               65  invalid input: a name the kernel cannot hold, a refused parameter
-              69  dmabufd is not running (no socket, or nobody answers on it)
-              75  the service is at a limit (capacity or quota); try fewer names
+              69  dmabufd is not running (no socket, or nobody answers on it), or it
+                  stopped during watch --follow
+              75  the service is at a limit (capacity or quota); try fewer names. Or, for
+                  watch --follow, its output was not read for too long (SubscriberStalled)
               76  the service answered something dmabufctl cannot read
               77  permission denied (the socket's mode, or the service's policy)
               1   any other failure

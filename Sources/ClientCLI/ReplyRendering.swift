@@ -3,7 +3,14 @@ import DmabufProtocol
 /// Prints a `Scan` reply as a table of matches and a line of host totals, or as JSON.
 func printScan(_ parameters: [String: JSON], options: ConnectionOptions) throws {
     if options.json { return options.printJSON(parameters) }
-    let reply = try decoded { () throws(VarlinkError) in try ScanReply(parameters: parameters) }
+    print(renderScan(try decoded { () throws(VarlinkError) in try ScanReply(parameters: parameters) }))
+}
+
+/// A `Scan` reply (or a followed subscription's merged state) for people: the table of
+/// matches, with a row per buffer under each when details were asked for, then the
+/// line about the pass. No newline at the end.
+func renderScan(_ reply: ScanReply) -> String {
+    var lines: [String] = []
     if !reply.matches.isEmpty {
         var table = Table([
             ("NAME", .left), ("KIND", .left), ("PRESENT", .left), ("COUNT", .right), ("BYTES", .right),
@@ -22,9 +29,10 @@ func printScan(_ parameters: [String: JSON], options: ConnectionOptions) throws 
                 ])
             }
         }
-        print(table.render())
+        lines.append(table.render())
     }
-    print(summary(reply.scan))
+    lines.append(summary(reply.scan))
+    return lines.joined(separator: "\n")
 }
 
 /// One line about the pass: which, what it saw, how long it took.

@@ -1,32 +1,139 @@
 import ArgumentParser
+import DmabufClient
 import DmabufProtocol
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
-        abstract: "Watch names and prefixes, then show them after one fresh pass.",
+        abstract: "Watch names and prefixes, then show them after one fresh pass, or follow them.",
         discussion: """
             Adds each NAME and --prefix to this connection's watch set, runs one pass and prints \
             what it saw. Watches belong to the connection: they end when dmabufctl exits. Names \
             and prefixes are 1 to 31 bytes.
+
+            With --follow, dmabufctl keeps the connection and subscribes: dmabufd scans every \
+            --interval milliseconds (default 1000, at least 100) and reports what changed.
+
+            On a terminal, dmabufctl shows the table `scan` shows, and redraws it in place \
+            whenever dmabufd reports.
+
+            With --json, or when stdout is not a terminal, it prints one JSON object per line, \
+            each as soon as it arrives. The first line holds every name and prefix; each later \
+            line holds only those that changed since the line before (appeared, or another count, \
+            bytes or buffers), and the pass. A name whose buffers are all gone comes as \
+            "present":false,"count":0,"bytes":0 and stays watched.
+
+            Ctrl-C (SIGINT), SIGTERM, or a reader that closes the pipe (`| head -1`) end --follow \
+            with exit code 0. It fails with:
+              69  dmabufd stopped (it said ShuttingDown, or closed the connection)
+              75  dmabufd ended the subscription: dmabufctl's output was not read for
+                  too long (SubscriberStalled); whatever reads it fell behind
+              76  dmabufd does not serve Subscribe, or sent a reply dmabufctl cannot read
             """)
 
     @OptionGroup var options: ConnectionOptions
 
     @OptionGroup var watches: WatchArguments
 
+    @Flag(help: "Also show each buffer (inode, size, exporter) under the name or prefix it matched.")
+    var details = false
+
+    @Flag(help: "Keep watching: print every change until Ctrl-C (see below for the output).")
+    var follow = false
+
+    @Option(
+        help: ArgumentHelp(
+            "With --follow: milliseconds between passes (default 1000; dmabufd takes at least 100).",
+            valueName: "msec"))
+    var interval: Int?
+
     func validate() throws {
         guard !watches.isEmpty else { throw ValidationError("give at least one NAME or --prefix to watch") }
+        // One line and exit code 64, like every other usage error dmabufctl reports itself.
+        try reportingFailures {
+            guard let interval else { return }
+            guard follow else { throw CLIFailure(message: "--interval needs --follow", exitCode: .validationFailure) }
+            guard interval > 0 else {
+                throw CLIFailure(
+                    message: "--interval must be a positive number of milliseconds, not \(interval)",
+                    exitCode: .validationFailure)
+            }
+        }
     }
 
     func run() throws {
         try reportingFailures {
             let (names, prefixes) = try watches.validated()
+            let watch = MonitorInterface.Method.watch.call(
+                parameters: WatchParameters(names: names, prefixes: prefixes).parameters)
+            if follow {
+                let subscribe = SubscribeParameters(intervalMsec: interval, details: details ? true : nil)
+                return try Following(options: options, watch: watch, subscribe: subscribe).run()
+            }
             let connection = try options.connect()
-            let parameters = WatchParameters(names: names, prefixes: prefixes).parameters
-            _ = try options.call(connection, MonitorInterface.Method.watch.call(parameters: parameters))
-            let reply = try options.call(connection, MonitorInterface.Method.scan.call())
+            _ = try options.call(connection, watch)
+            let scan = ScanParameters(details: details ? true : nil).parameters
+            let reply = try options.call(connection, MonitorInterface.Method.scan.call(parameters: scan))
             try printScan(reply, options: options)
+        }
+    }
+}
+
+/// `watch --follow`: Watch, then Subscribe on the same connection, printing each reply
+/// until the service ends the stream or something outside ends dmabufctl.
+private struct Following {
+    let options: ConnectionOptions
+    let watch: Call
+    let subscribe: SubscribeParameters
+
+    func run() throws {
+        // For people: the merged state, redrawn. For programs (or a pipe): the replies as sent.
+        let onTerminal = !options.json && isatty(STDOUT_FILENO) == 1
+        FollowExit.installSignalHandlers(freshLineOnExit: onTerminal)
+        if !onTerminal { FollowExit.whenPipeReaderLeaves() }
+
+        let connection = try options.connect()
+        _ = try options.call(connection, watch)
+        let output = StandardOutput()
+        var view = SubscriptionView()
+        var frames = TerminalFrames()
+        do {
+            try connection.stream(MonitorInterface.Method.subscribe.call(parameters: subscribe.parameters)) { reply in
+                if onTerminal {
+                    view.apply(try decoded { () throws(VarlinkError) in try ScanReply(parameters: reply.parameters) })
+                    if let state = view.reply { try output.write(frames.redraw(renderScan(state))) }
+                } else {
+                    try output.write(JSON.object(reply.parameters).encodedString() + "\n")
+                }
+                return true
+            }
+        } catch is StandardOutput.Closed {
+            return
+        } catch let error as ClientError {
+            throw Following.failure(error)
+        }
+        throw CLIFailure(message: "dmabufd ended the subscription without an error", exitCode: .protocolError)
+    }
+
+    /// Why the stream ended, for a user following it: the service going away is 69 however
+    /// it went (ShuttingDown, or the connection closed), not a reply we could not read.
+    private static func failure(_ error: ClientError) -> CLIFailure {
+        switch error {
+        case .connectionClosed:
+            return CLIFailure(
+                message: "dmabufd closed the connection (it stopped or restarted)", exitCode: .serviceUnavailable)
+        case .replyError(let reply) where reply.name == MonitorInterface.ErrorName.shuttingDown:
+            return CLIFailure(message: "dmabufd is shutting down (\(reply.name))", exitCode: .serviceUnavailable)
+        case .replyError(let reply) where reply.name == MonitorInterface.ErrorName.subscriberStalled:
+            return CLIFailure(
+                message: "dmabufd ended the subscription: its replies were not read for too long (\(reply))",
+                exitCode: .atLimit)
+        default:
+            return CLIFailure(error)
         }
     }
 }

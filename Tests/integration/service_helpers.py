@@ -1,10 +1,13 @@
 """What both pytest tiers (host and VM) use to drive the real service: its binaries, a
-dmabufd process of a test's own, the CLI, and code run as another user."""
+dmabufd process of a test's own, the CLI (`watch --follow` too, on a pipe or a terminal),
+and code run as another user."""
 import json
 import os
+import select
 import signal
 import subprocess
 import tempfile
+import time
 import traceback
 
 from varlink_raw import RawClient, wait_for_socket
@@ -85,3 +88,47 @@ def as_user(uid, function):
     result = json.loads(data)
     assert "error" not in result, result["error"]
     return result["ok"]
+
+
+# --- dmabufctl watch --follow --------------------------------------------------------
+
+def follow(socket, *args, stdout=subprocess.PIPE):
+    """Starts `dmabufctl watch --follow` on `socket`; stderr is always a pipe. Unbuffered, so
+    that select() on stdout says whether a line is there to read."""
+    return subprocess.Popen(
+        [DMABUFCTL, "watch", "--socket", socket, "--follow", *args], stdout=stdout, stderr=subprocess.PIPE,
+        bufsize=0)
+
+
+def first_line(process, timeout=10):
+    """The first line `process` writes to its stdout pipe, or a failure that says why not."""
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    if not ready:
+        process.kill()
+        raise AssertionError(f"no line within {timeout} s; stderr: {process.stderr.read().decode()!r}")
+    line = process.stdout.readline()
+    assert line.endswith(b"\n"), (line, process.wait(timeout=10), process.stderr.read().decode())
+    return line
+
+
+def ended(process, timeout=5):
+    """Waits for `process`: its exit code, the rest of its stdout (if a pipe) and its stderr."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError(f"dmabufctl did not exit within {timeout} s")
+    return process.returncode, out or b"", err.decode()
+
+
+def read_terminal(controller, done, timeout=10):
+    """What a pseudo-terminal's program writes, read until `done(output)` is true."""
+    output = b""
+    deadline = time.monotonic() + timeout
+    while not done(output):
+        assert time.monotonic() < deadline, f"not there within {timeout} s: {output!r}"
+        ready, _, _ = select.select([controller], [], [], 0.2)
+        if ready:
+            output += os.read(controller, 65536)
+    return output
