@@ -24,3 +24,14 @@ def test_python_varlink_client_gets_typed_errors(daemon):
             assert error.parameters()["reason"] == "is 32 bytes; the kernel keeps at most 31"
         else:
             raise AssertionError("a 32-byte name must be refused")
+
+
+def test_python_varlink_client_subscribes(daemon):
+    with varlink.Client(address=f"unix:{daemon.socket}") as client, \
+            client.open("io.dmabufd.Monitor", namespaced=True) as monitor:
+        monitor.Watch(["py-stream"], ["py-"])
+        replies = monitor.Subscribe(interval_msec=100, _more=True)
+        first = next(replies)
+        assert [(m.name, m.prefix, m.present) for m in first.matches] == [
+            ("py-", True, False), ("py-stream", False, False)]
+        assert first.scan.id >= 1
