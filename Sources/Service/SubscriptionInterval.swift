@@ -4,12 +4,12 @@ public enum SubscriptionInterval {
     public static let `default` = Duration.milliseconds(1000)
     /// No subscriber makes passes run more often than this.
     public static let floor = Duration.milliseconds(100)
-    /// Nor less often than this: a day, far beyond any use, and far from overflowing a deadline.
-    public static let ceiling = Duration.seconds(86_400)
+    /// A day: beyond any use, and far from overflowing a deadline.
+    public static let ceilingMilliseconds = 86_400_000
 
     /// The interval a subscriber asked for (`nil`: the default), kept within floor and ceiling.
     public static func clamped(milliseconds: Int?) -> Duration {
         guard let milliseconds else { return `default` }
-        return min(max(.milliseconds(min(milliseconds, 86_400_000)), floor), ceiling)
+        return max(.milliseconds(min(milliseconds, ceilingMilliseconds)), floor)
     }
 }

@@ -73,3 +73,12 @@ import Testing
         #expect(replies[1].continues == false)
     }
 }
+
+@Suite struct SubscriptionIntervalTests {
+    @Test func intervalsAreKeptBetweenFloorAndCeiling() {
+        #expect(SubscriptionInterval.clamped(milliseconds: nil) == .seconds(1))
+        #expect(SubscriptionInterval.clamped(milliseconds: 0) == .milliseconds(100))
+        #expect(SubscriptionInterval.clamped(milliseconds: 250) == .milliseconds(250))
+        #expect(SubscriptionInterval.clamped(milliseconds: .max) == .seconds(86_400))
+    }
+}
