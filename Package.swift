@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(
             name: "CLibbpf", path: "Sources/CLibbpf", pkgConfig: "libbpf",
             providers: [.apt(["libbpf-dev", "libelf-dev", "zlib1g-dev"])]),
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
         // The wire protocol: framing, messages, the Monitor interface, name rules. No sockets, no BPF.
         .target(
@@ -36,7 +37,7 @@ let package = Package(
         .target(
             name: "DmabufService",
             dependencies: [
-                "DmabufProtocol", "DmabufScanner",
+                "DmabufProtocol", "DmabufScanner", "CLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

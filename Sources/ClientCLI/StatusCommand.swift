@@ -21,6 +21,9 @@ struct StatusCommand: ParsableCommand {
                 watched:   \(status.watched) of \(status.capacity) names and prefixes
                 scans:     \(status.scans)
                 """)
+            if let entries = status.mapEntries, entries != status.watched {
+                print("warning:   the kernel maps hold \(entries) entries, not \(status.watched)")
+            }
         }
     }
 }

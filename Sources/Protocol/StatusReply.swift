@@ -12,14 +12,19 @@ public struct StatusReply: Sendable, Equatable {
     public var capacity: Int
     /// Passes run since the service started.
     public var scans: Int
+    /// Names and prefixes the kernel maps hold, counted in the maps themselves.
+    public var mapEntries: Int?
 
-    public init(version: String, kernel: String, clients: Int, watched: Int, capacity: Int, scans: Int) {
+    public init(
+        version: String, kernel: String, clients: Int, watched: Int, capacity: Int, scans: Int, mapEntries: Int? = nil
+    ) {
         self.version = version
         self.kernel = kernel
         self.clients = clients
         self.watched = watched
         self.capacity = capacity
         self.scans = scans
+        self.mapEntries = mapEntries
     }
 
     /// Reads a reply's parameters; fields it does not know are ignored.
@@ -28,14 +33,18 @@ public struct StatusReply: Sendable, Equatable {
         self.init(
             version: try reader.string("version"), kernel: try reader.string("kernel"),
             clients: try reader.int("clients"), watched: try reader.int("watched"),
-            capacity: try reader.int("capacity"), scans: try reader.int("scans"))
+            capacity: try reader.int("capacity"), scans: try reader.int("scans"),
+            mapEntries: try reader.optionalInt("map_entries"))
     }
 
+    /// `map_entries` is left out when nil.
     public var parameters: [String: JSON] {
-        [
+        var parameters: [String: JSON] = [
             "version": .string(version), "kernel": .string(kernel), "clients": .integer(Int64(clients)),
             "watched": .integer(Int64(watched)), "capacity": .integer(Int64(capacity)),
             "scans": .integer(Int64(scans)),
         ]
+        if let mapEntries { parameters["map_entries"] = .integer(Int64(mapEntries)) }
+        return parameters
     }
 }

@@ -125,6 +125,25 @@ public final class DmabufProgram: PassRunner {
         return NameStats(count: s.count, bytes: s.bytes)
     }
 
+    public func mapEntryCount() -> Int {
+        [loaded.watchedFD, loaded.prefixesFD].reduce(0) { $0 + Self.countKeys(of: $1) }
+    }
+
+    /// Walks a hash map's keys. A key deleted during the walk makes the walk restart in
+    /// the kernel, but nothing deletes concurrently: only this object writes the maps.
+    private static func countKeys(of fd: Int32) -> Int {
+        var key = [UInt8](repeating: 0, count: Int(DMABUFD_NAME_LEN))
+        var next = key
+        var count = 0
+        var err = bpf_map_get_next_key(fd, nil, &next)
+        while err == 0 {
+            count += 1
+            key = next
+            err = bpf_map_get_next_key(fd, &key, &next)
+        }
+        return count
+    }
+
     private func mapFD(for kind: WatchKey.Kind) -> Int32 {
         kind == .name ? loaded.watchedFD : loaded.prefixesFD
     }

@@ -15,4 +15,7 @@ public protocol PassRunner: AnyObject {
     /// What the last completed pass saw of `key`: zero if it is not watched,
     /// was inserted after that pass, or no buffer matched it. No syscall.
     func stats(for key: WatchKey) -> NameStats
+    /// Names and prefixes the kernel maps hold, counted in the maps themselves: what
+    /// `watchedCount` should be, checked where it matters (Status, tests).
+    func mapEntryCount() -> Int
 }

@@ -31,6 +31,7 @@ public struct MonitorStatus: Sendable {
     public var watched: Int
     public var capacity: Int
     public var passes: Int
+    public var mapEntries: Int
 }
 
 /// The one owner of the BPF program and of who watches what. Every map write and every
@@ -160,7 +161,9 @@ public actor BufferMonitor {
     }
 
     public func status() -> MonitorStatus {
-        MonitorStatus(clients: clients.count, watched: registry.mappedCount, capacity: registry.capacity, passes: passes)
+        MonitorStatus(
+            clients: clients.count, watched: registry.mappedCount, capacity: registry.capacity, passes: passes,
+            mapEntries: runner.mapEntryCount())
     }
 
     private func nextPass(connection: ConnectionID, held: Set<Watch>, collecting: BufferCollection) async throws

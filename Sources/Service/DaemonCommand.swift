@@ -10,38 +10,54 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-/// `dmabufd`: parses options, loads the BPF program, binds the socket, serves until
-/// SIGTERM or SIGINT.
-// ArgumentParser runs a root command asynchronously only when it carries this annotation.
-@available(macOS 10.15, macCatalyst 13, iOS 13, tvOS 13, watchOS 6, *)
-public struct DaemonCommand: AsyncParsableCommand {
+/// `dmabufd`'s options, and its two phases: `prepare` does what needs privileges while
+/// the process has one thread (load the program, bind the socket) and then gives them up;
+/// `serve` runs the service until SIGTERM or SIGINT.
+public struct DaemonCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "dmabufd",
         abstract: "Watch DMA-BUF buffers by name and answer local clients over Varlink.",
         discussion: """
             dmabufd loads one BPF program that walks every DMA-BUF in the kernel (Linux 6.16 or \
             newer) and serves the Varlink interface io.dmabufd.Monitor on a Unix socket. Any local \
-            user may connect; root may call every method, other users every method but List, with \
-            at most --client-quota names and prefixes per connection. Watches belong to a \
-            connection and end with it.
+            user may connect. Watches belong to a connection and end with it.
 
-            It must run as root (CAP_BPF and CAP_PERFMON). SIGTERM or SIGINT stop it cleanly: it \
-            stops accepting, closes every connection, removes the socket and exits 0.
+            Who may do what: by default root may call every method; every other user every method \
+            but List, with at most --client-quota names and prefixes per connection and 128 \
+            connections per uid. --policy replaces that with a JSON file (see the README).
+
+            It must start as root (CAP_BPF and CAP_PERFMON load the program). Once the program is \
+            loaded and the socket bound it drops every capability and sets no_new_privs: running \
+            the loaded program needs none. SIGTERM or SIGINT stop it cleanly: it stops accepting, \
+            ends every connection (subscribers are told ShuttingDown), removes the socket and \
+            exits 0.
 
             Exit codes: 0 stopped cleanly; 64 bad options; 69 the kernel cannot run the program \
             (too old, no BTF, lockdown); 73 the socket cannot be set up (another dmabufd serves \
-            it); 77 missing privileges; 1 any other start-up failure.
+            it); 77 missing privileges; 78 a bad policy file; 1 any other start-up failure.
             """,
         version: ProductVersion.string)
 
     @Option(help: "Unix socket to serve (its folder is created; a stale socket is replaced).")
     var socket = MonitorInterface.defaultSocketPath
 
+    @Option(help: "Mode of the socket file, in octal; clients need write permission to connect.")
+    var socketMode = "0666"
+
+    @Option(help: "Group of the socket file (a name or a number); by default root's.")
+    var socketGroup: String?
+
+    @Option(help: "A JSON policy file: which methods and limits each uid or group gets.")
+    var policy: String?
+
     @Option(help: "Names and prefixes the kernel maps hold at most, across all clients.")
     var capacity = 16_384
 
     @Option(help: "Names and prefixes (watched, plus those of one Scan) a non-root connection may hold.")
     var clientQuota = 256
+
+    @Option(help: "Names and prefixes one call may carry, whoever calls.")
+    var maxNamesPerCall = 1024
 
     @Option(
         help: """
@@ -52,6 +68,19 @@ public struct DaemonCommand: AsyncParsableCommand {
 
     @Option(help: "Largest message a client may send, in bytes; a larger one ends its connection.")
     var maxMessageBytes = 65_536
+
+    @Option(help: "How deep arrays and objects may nest in a message; deeper ends the connection.")
+    var maxJSONDepth = 32
+
+    @Option(
+        help: """
+            Milliseconds a client may take to finish a message it started; then its connection \
+            is closed. Idle time between messages is not limited.
+            """)
+    var messageTimeoutMsec = 10_000
+
+    @Option(help: "Connections open at once, from all users; more are closed as they arrive.")
+    var maxConnections = 4096
 
     @Option(
         help: """
@@ -68,14 +97,31 @@ public struct DaemonCommand: AsyncParsableCommand {
     public func validate() throws {
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
         guard clientQuota >= 1 else { throw ValidationError("--client-quota must be at least 1") }
+        guard maxNamesPerCall >= 1 else { throw ValidationError("--max-names-per-call must be at least 1") }
         guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024") }
+        guard (2...1024).contains(maxJSONDepth) else { throw ValidationError("--max-json-depth must be 2 to 1024") }
+        guard messageTimeoutMsec >= 100 else { throw ValidationError("--message-timeout-msec must be at least 100") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard subscriberTimeoutMsec >= 100 else { throw ValidationError("--subscriber-timeout-msec must be at least 100") }
         guard ringBytes >= 4096, ringBytes <= 1 << 30, ringBytes & (ringBytes - 1) == 0 else {
             throw ValidationError("--ring-bytes must be a power of two from 4096 to 1073741824")
         }
+        _ = try socketFile()
     }
 
-    public func run() async throws {
+    /// What `prepare` hands to `serve`.
+    public struct Prepared {
+        let program: DmabufProgram
+        let listeningSocket: Int32
+        let socketFile: SocketFile
+        let policy: Policy
+        let kernel: String
+        let logger: Logger
+    }
+
+    /// Loads the program, binds the socket and drops privileges. Call it before anything
+    /// starts a thread (see `Privileges`); on failure it prints one line and exits.
+    public func prepareOrExit() -> Prepared {
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -83,36 +129,75 @@ public struct DaemonCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "dmabufd")
-        let socketFile = SocketFile(path: socket)
-        let program: DmabufProgram
         do {
+            let socketFile = try socketFile()
+            let policy = try loadPolicy()
             // A live service on the socket is the cheapest failure: find it before the load.
             try socketFile.claim()
-            program = try DmabufProgram(capacity: capacity, ringBytes: ringBytes)
+            FileLimit.raise(toAtLeast: maxConnections + 64)
+            let program = try DmabufProgram(capacity: capacity, ringBytes: ringBytes)
+            StartupSignals.removeOnStop(socketFile.path)
+            let listeningSocket = try socketFile.bindListening()
+            let dropped = try Privileges.dropAll()
+            logger.info("\(dropped)")
+            let kernel = KernelProbe.release()
+            logger.info("dmabufd \(ProductVersion.string) loaded its BPF program (kernel \(kernel), capacity \(capacity))")
+            return Prepared(
+                program: program, listeningSocket: listeningSocket, socketFile: socketFile, policy: policy,
+                kernel: kernel, logger: logger)
         } catch {
-            throw DaemonFailure(error).reported()
+            DaemonFailure(error).exit()
         }
-        let kernel = KernelProbe.release()
+    }
+
+    /// Serves until SIGTERM or SIGINT; on failure prints one line and exits.
+    public func serve(_ prepared: sending Prepared) async {
+        let logger = prepared.logger
         let passThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let monitor = BufferMonitor(runner: program, eventLoop: passThread.next())
-        let policy = Policy(quota: clientQuota, rootQuota: capacity)
+        let monitor = BufferMonitor(runner: prepared.program, eventLoop: passThread.next())
+        let policy = prepared.policy
         let dispatcher = VarlinkDispatcher(
             vendor: "dmabufd", product: "dmabufd", version: ProductVersion.string,
             url: "",
-            interfaces: [MonitorInterfaceServer(monitor: monitor, policy: policy, kernelRelease: kernel, logger: logger)])
+            interfaces: [
+                MonitorInterfaceServer(
+                    monitor: monitor, policy: policy, maxNamesPerCall: maxNamesPerCall,
+                    kernelRelease: prepared.kernel, logger: logger)
+            ])
+        var limits = ConnectionLimits()
+        limits.maxMessageBytes = maxMessageBytes
+        limits.maxJSONDepth = maxJSONDepth
+        limits.messageTimeout = .milliseconds(messageTimeoutMsec)
+        limits.stallTimeout = .milliseconds(subscriberTimeoutMsec)
+        limits.maxConnections = maxConnections
         let server = VarlinkServer(
-            socketFile, dispatcher: dispatcher, maxMessageBytes: maxMessageBytes,
-            stallTimeout: .milliseconds(subscriberTimeoutMsec),
+            prepared.socketFile, listeningSocket: prepared.listeningSocket, dispatcher: dispatcher, limits: limits,
+            connectionsPerUID: { policy.grant(for: $0).maxConnections },
             group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        logger.info("dmabufd \(ProductVersion.string) loaded its BPF program (kernel \(kernel), capacity \(capacity))")
         let group = ServiceGroup(
             services: [server], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         do {
             try await group.run()
         } catch {
-            throw DaemonFailure(error).reported()
+            DaemonFailure(error).exit()
         }
-        try await passThread.shutdownGracefully()
+        try? await passThread.shutdownGracefully()
+    }
+
+    private func socketFile() throws(ValidationError) -> SocketFile {
+        guard let mode = mode_t(socketMode, radix: 8), mode <= 0o777 else {
+            throw ValidationError("--socket-mode must be octal permission bits such as 0660, not \(socketMode)")
+        }
+        guard let socketGroup else { return SocketFile(path: socket, mode: mode) }
+        if let gid = gid_t(socketGroup) { return SocketFile(path: socket, mode: mode, group: gid) }
+        guard let entry = getgrnam(socketGroup) else { throw ValidationError("--socket-group: no group named \(socketGroup)") }
+        return SocketFile(path: socket, mode: mode, group: entry.pointee.gr_gid)
+    }
+
+    private func loadPolicy() throws(PolicyFileError) -> Policy {
+        let builtIn = Policy.builtIn(quota: clientQuota)
+        guard let policy else { return builtIn }
+        return try PolicyFile.load(policy, builtIn: builtIn)
     }
 }
 
@@ -131,15 +216,15 @@ struct DaemonFailure: CustomStringConvertible {
             default: exitCode = 1
             }
         case is SocketFileError: exitCode = 73
+        case is PolicyFileError: exitCode = 78
         default: exitCode = 1
         }
     }
 
-    /// Prints the one line and returns the exit code to throw.
-    func reported() -> ExitCode {
+    func exit() -> Never {
         let line = "dmabufd: \(description)\n"
         _ = line.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
-        return ExitCode(exitCode)
+        Glibc.exit(exitCode)
     }
 }
 

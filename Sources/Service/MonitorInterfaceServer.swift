@@ -2,19 +2,22 @@ import DmabufProtocol
 import DmabufScanner
 import Logging
 
-/// Serves io.dmabufd.Monitor: checks each call against the policy, decodes its
-/// parameters and hands the work to the `BufferMonitor`.
+/// Serves io.dmabufd.Monitor: checks each call against the policy and the per-call
+/// limit, decodes its parameters and hands the work to the `BufferMonitor`.
 public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     public let interfaceName = MonitorInterface.name
     public let interfaceDescription = MonitorInterface.description
     private let monitor: BufferMonitor
     private let policy: Policy
+    private let maxNamesPerCall: Int
     private let kernelRelease: String
     private let logger: Logger
 
-    public init(monitor: BufferMonitor, policy: Policy, kernelRelease: String, logger: Logger) {
+    /// - Parameter maxNamesPerCall: names and prefixes one call may carry, whoever calls.
+    public init(monitor: BufferMonitor, policy: Policy, maxNamesPerCall: Int, kernelRelease: String, logger: Logger) {
         self.monitor = monitor
         self.policy = policy
+        self.maxNamesPerCall = maxNamesPerCall
         self.kernelRelease = kernelRelease
         self.logger = logger
     }
@@ -28,60 +31,80 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     }
 
     public func serve(_ call: Call, from client: ClientContext) async throws(VarlinkError) -> Response {
-        let method = call.member
-        guard policy.allows(method, for: client.peer) else {
-            logger.notice("denied \(call.method) to \(client.peer)")
+        guard let method = MonitorInterface.Method(rawValue: call.member) else { throw .methodNotFound(call.method) }
+        let grant = policy.grant(for: client.peer)
+        try check(grant.methods.contains(method), call, client)
+        if method == .subscribe { return .stream(try await subscribe(call, from: client, grant: grant)) }
+        return .reply(Reply(parameters: try await answer(method, call, from: client, grant: grant)))
+    }
+
+    /// Refuses what the policy does not grant, and says so in the log.
+    private func check(_ granted: Bool, _ call: Call, _ client: ClientContext, what: String = "")
+        throws(VarlinkError)
+    {
+        guard granted else {
+            logger.notice("denied \(call.method)\(what) to \(client.peer)")
             throw .permissionDenied()
         }
-        if method == MonitorInterface.Method.subscribe.rawValue {
-            return .stream(try await subscribe(call, from: client))
-        }
-        return .reply(Reply(parameters: try await answer(call, from: client)))
+    }
+
+    /// The watches a call carries, within the per-call limit.
+    private func watches(names: [WatchName], prefixes: [WatchName]?) throws(VarlinkError) -> [Watch] {
+        let watches = Watch.all(names: names, prefixes: prefixes)
+        guard watches.count <= maxNamesPerCall else { throw .tooManyNames(limit: maxNamesPerCall) }
+        return watches
     }
 
     /// The parameters of the one reply to a call of any method but `Subscribe`.
-    private func answer(_ call: Call, from client: ClientContext) async throws(VarlinkError) -> [String: JSON] {
-        let quota = policy.quota(for: client.peer)
-        switch call.member {
-        case "Watch":
+    private func answer(_ method: MonitorInterface.Method, _ call: Call, from client: ClientContext, grant: Grant)
+        async throws(VarlinkError) -> [String: JSON]
+    {
+        let quota = grant.maxNames ?? Int.max
+        switch method {
+        case .watch:
             let request = try WatchParameters(parameters: call.parameters)
-            let watches = Watch.all(names: request.names, prefixes: request.prefixes)
+            let watches = try watches(names: request.names, prefixes: request.prefixes)
             let set = try await run { try await monitor.watch(watches, by: client.connection, quota: quota) }
             return WatchReply(set).parameters
-        case "Unwatch":
+        case .unwatch:
             let request = try WatchParameters(parameters: call.parameters)
-            let watches = Watch.all(names: request.names, prefixes: request.prefixes)
+            let watches = try watches(names: request.names, prefixes: request.prefixes)
             let set = await monitor.unwatch(watches, by: client.connection)
             return WatchReply(set).parameters
-        case "Scan":
+        case .scan:
             let request = try ScanParameters(parameters: call.parameters)
             let details = request.details ?? false
-            let watches = Watch.all(names: request.names ?? [], prefixes: request.prefixes)
+            try check(!details || grant.details, call, client, what: " with details")
+            let watches = try watches(names: request.names ?? [], prefixes: request.prefixes)
             let outcome = try await run {
                 try await monitor.scan(watches, by: client.connection, quota: quota, details: details)
             }
             return ScanReply(outcome, details: details).parameters
-        case "List":
+        case .list:
             _ = try NoParameters(parameters: call.parameters)
             let outcome = try await run { try await monitor.list(by: client.connection) }
             let buffers = outcome.buffers.map(Buffer.init(record:))
             return ListReply(buffers: buffers, scan: ScanInfo(outcome.totals, detailed: true)).parameters
-        case "Status":
+        case .status:
             _ = try NoParameters(parameters: call.parameters)
             let status = await monitor.status()
             return StatusReply(
                 version: ProductVersion.string, kernel: kernelRelease, clients: status.clients,
-                watched: status.watched, capacity: status.capacity, scans: status.passes
+                watched: status.watched, capacity: status.capacity, scans: status.passes,
+                mapEntries: status.mapEntries
             ).parameters
-        default:
-            throw .methodNotFound(call.method)
+        case .subscribe:
+            preconditionFailure("Subscribe is served as a stream")
         }
     }
 
-    private func subscribe(_ call: Call, from client: ClientContext) async throws(VarlinkError) -> ReplyStream {
+    private func subscribe(_ call: Call, from client: ClientContext, grant: Grant) async throws(VarlinkError)
+        -> ReplyStream
+    {
         let request = try SubscribeParameters(parameters: call.parameters)
         guard call.more else { throw .expectedMore() }
         let details = request.details ?? false
+        try check(!details || grant.details, call, client, what: " with details")
         let interval = SubscriptionInterval.clamped(milliseconds: request.intervalMsec)
         let updates = try await run { try await monitor.subscribe(client.connection, every: interval, details: details) }
         return ReplyStream(

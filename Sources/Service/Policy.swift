@@ -1,26 +1,83 @@
-/// Which methods and how many names each peer gets.
+import DmabufProtocol
+
+/// What one client may do: the methods of io.dmabufd.Monitor it may call and what it may
+/// hold. `org.varlink.service` (GetInfo, GetInterfaceDescription) is open to everyone.
+public struct Grant: Sendable, Equatable {
+    public var methods: Set<MonitorInterface.Method>
+    /// Names and prefixes one connection may hold: its watch set plus one Scan's extra
+    /// ones. nil: only the map's capacity bounds them.
+    public var maxNames: Int?
+    /// Connections its uid may hold at once. nil: only `--max-connections` bounds them.
+    public var maxConnections: Int?
+    /// Whether `details` may be asked for (Scan, Subscribe).
+    public var details: Bool
+
+    public init(methods: Set<MonitorInterface.Method>, maxNames: Int?, maxConnections: Int?, details: Bool) {
+        self.methods = methods
+        self.maxNames = maxNames
+        self.maxConnections = maxConnections
+        self.details = details
+    }
+
+    public static let everything = Grant(
+        methods: Set(MonitorInterface.Method.allCases), maxNames: nil, maxConnections: nil, details: true)
+}
+
+/// Who gets which grant: the first rule whose subject the peer is, else the default.
 ///
-/// The built-in default: root may call everything, bounded only by the map's capacity;
-/// every other uid may call everything but `List`, with at most `quota` names per
-/// connection.
-public struct Policy: Sendable {
-    /// Methods of io.dmabufd.Monitor that only root may call.
-    public var rootOnly: Set<String> = ["List"]
-    /// Names a non-root connection may hold (its watch set plus one Scan's extra names).
-    public var quota: Int
-    /// Names a root connection may hold.
-    public var rootQuota: Int
+/// The built-in policy: root gets everything, bounded only by the map's capacity; every
+/// other uid gets every method but `List`, with details, at most `quota` names and
+/// prefixes per connection and 128 connections at once.
+public struct Policy: Sendable, Equatable {
+    /// A uid, or a gid matched against the peer's primary group (what `SO_PEERCRED` tells;
+    /// supplementary groups are not seen).
+    public enum Subject: Sendable, Equatable, CustomStringConvertible {
+        case uid(UInt32)
+        case gid(UInt32)
 
-    public init(quota: Int, rootQuota: Int) {
-        self.quota = quota
-        self.rootQuota = rootQuota
+        func includes(_ peer: PeerCredentials) -> Bool {
+            switch self {
+            case .uid(let uid): return peer.uid == uid
+            case .gid(let gid): return peer.gid == gid
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .uid(let uid): return "uid \(uid)"
+            case .gid(let gid): return "gid \(gid)"
+            }
+        }
     }
 
-    public func allows(_ method: String, for peer: PeerCredentials) -> Bool {
-        peer.uid == 0 || !rootOnly.contains(method)
+    public struct Rule: Sendable, Equatable {
+        public var subject: Subject
+        public var grant: Grant
+
+        public init(subject: Subject, grant: Grant) {
+            self.subject = subject
+            self.grant = grant
+        }
     }
 
-    public func quota(for peer: PeerCredentials) -> Int {
-        peer.uid == 0 ? rootQuota : quota
+    public var rules: [Rule]
+    /// For peers no rule names.
+    public var fallback: Grant
+
+    public init(rules: [Rule], fallback: Grant) {
+        self.rules = rules
+        self.fallback = fallback
+    }
+
+    public static func builtIn(quota: Int) -> Policy {
+        var methods = Set(MonitorInterface.Method.allCases)
+        methods.remove(.list)
+        return Policy(
+            rules: [Rule(subject: .uid(0), grant: .everything)],
+            fallback: Grant(methods: methods, maxNames: quota, maxConnections: 128, details: true))
+    }
+
+    public func grant(for peer: PeerCredentials) -> Grant {
+        rules.first { $0.subject.includes(peer) }?.grant ?? fallback
     }
 }

@@ -8,8 +8,8 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-/// The Unix-socket Varlink server: binds its socket when it starts (so the service
-/// group's signal handling is already in place), accepts connections, reads each peer's
+/// The Unix-socket Varlink server: serves a socket bound for it (while the process could
+/// still do that), accepts connections within the limits, reads each peer's
 /// credentials, answers the calls of one connection in order (a stream's replies go on
 /// beside them, paced by how fast the peer reads), and on graceful shutdown stops
 /// accepting, ends every connection and removes its socket file.
@@ -23,20 +23,28 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     }
 
     private let socketFile: SocketFile
+    private let listeningSocket: Int32
     private let dispatcher: VarlinkDispatcher
-    private let maxMessageBytes: Int
-    private let stallTimeout: Duration
+    private let limits: ConnectionLimits
+    private let gate: ConnectionGate
+    private let connectionsPerUID: @Sendable (PeerCredentials) -> Int?
     private let group: any EventLoopGroup
     private let logger: Logger
 
+    /// - Parameters:
+    ///   - listeningSocket: bound and listening at `socketFile`'s path; the server owns it.
+    ///   - connectionsPerUID: how many connections a peer's uid may hold at once (nil: no
+    ///     limit beyond `limits.maxConnections`).
     public init(
-        _ socketFile: SocketFile, dispatcher: VarlinkDispatcher, maxMessageBytes: Int, stallTimeout: Duration,
-        group: any EventLoopGroup, logger: Logger
+        _ socketFile: SocketFile, listeningSocket: Int32, dispatcher: VarlinkDispatcher, limits: ConnectionLimits,
+        connectionsPerUID: @escaping @Sendable (PeerCredentials) -> Int?, group: any EventLoopGroup, logger: Logger
     ) {
         self.socketFile = socketFile
+        self.listeningSocket = listeningSocket
         self.dispatcher = dispatcher
-        self.maxMessageBytes = maxMessageBytes
-        self.stallTimeout = stallTimeout
+        self.limits = limits
+        self.gate = ConnectionGate(maxConnections: limits.maxConnections)
+        self.connectionsPerUID = connectionsPerUID
         self.group = group
         self.logger = logger
     }
@@ -44,17 +52,25 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     public var description: String { "VarlinkServer(\(socketFile.path))" }
 
     public func run() async throws {
-        let listener = try await bind()
         defer { socketFile.remove() }
+        let listener = try await adopt()
         logger.info("serving \(socketFile.path)")
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await listener.executeThenClose { inbound in
                     var nextID: UInt64 = 0
                     for try await accepted in inbound {
+                        if let refusal = gate.admit(accepted.peer, perUID: connectionsPerUID(accepted.peer)) {
+                            logger.notice("turned away a connection from \(accepted.peer): \(refusal)")
+                            accepted.channel.close(promise: nil)
+                            continue
+                        }
                         nextID += 1
                         let client = ClientContext(connection: ConnectionID(nextID), peer: accepted.peer)
-                        group.addTask { await serve(accepted, client: client) }
+                        group.addTask {
+                            await serve(accepted, client: client)
+                            gate.leave(accepted.peer)
+                        }
                     }
                 }
                 // The listener is closed: end the connections still open.
@@ -66,27 +82,27 @@ public struct VarlinkServer: Service, CustomStringConvertible {
         logger.info("stopped serving \(socketFile.path)")
     }
 
-    /// Binds under a private name and publishes the socket once every user may connect.
-    private func bind() async throws -> NIOAsyncChannel<Accepted, Never> {
-        try socketFile.claim()
-        let maxMessageBytes = maxMessageBytes
-        let listener = try await ServerBootstrap(group: group)
-            // Nothing is read until the connection's task has wrapped the channel.
-            .childChannelOption(.autoRead, value: false)
-            .bind(unixDomainSocketPath: socketFile.stagingPath, cleanupExistingSocketFile: true) { channel in
-                peerCredentials(of: channel).flatMapThrowing { peer in
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(NULFrameDecoder(maxMessageBytes: maxMessageBytes)))
-                    return Accepted(channel: channel, peer: peer)
-                }
-            }
+    /// Hands the listening socket to NIO; every accepted connection gets its framing
+    /// and its peer's credentials.
+    private func adopt() async throws -> NIOAsyncChannel<Accepted, Never> {
+        let limits = limits
         do {
-            try socketFile.publish()
+            return try await ServerBootstrap(group: group)
+                // Nothing is read until the connection's task has wrapped the channel.
+                .childChannelOption(.autoRead, value: false)
+                .bind(listeningSocket) { channel in
+                    peerCredentials(of: channel).flatMapThrowing { peer in
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(
+                                NULFrameDecoder(
+                                    maxMessageBytes: limits.maxMessageBytes, messageTimeout: limits.messageTimeout)))
+                        return Accepted(channel: channel, peer: peer)
+                    }
+                }
         } catch {
-            try? await listener.channel.close()
+            close(listeningSocket)
             throw error
         }
-        return listener
     }
 
     /// Serves one connection until it closes. Never throws: one client's trouble is
@@ -115,7 +131,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
                         for try await message in inbound {
                             let call: Call
                             do throws(VarlinkError) {
-                                call = try Call(decoding: message.readableBytesView)
+                                call = try Call(decoding: message.readableBytesView, maxDepth: limits.maxJSONDepth)
                             } catch {
                                 // A message we cannot read leaves the stream's framing in doubt.
                                 try await outbound.write(frame(Reply(error: error)))
@@ -125,13 +141,13 @@ public struct VarlinkServer: Service, CustomStringConvertible {
                             case .reply(let reply):
                                 if !call.oneway { try await outbound.write(frame(reply)) }
                             case .stream(let stream):
-                                let writer = ReplyStreamWriter(channel: accepted.channel, stallTimeout: stallTimeout)
+                                let writer = ReplyStreamWriter(
+                                    channel: accepted.channel, stallTimeout: limits.stallTimeout)
                                 streams.addTask { await writer.run(stream) }
                             }
                         }
-                    } catch let error as MessageTooLarge {
-                        try await outbound.write(
-                            frame(Reply(error: .invalidMessage(reason: "message exceeds \(error.limit) bytes"))))
+                    } catch let error as any FramingError {
+                        try await outbound.write(frame(Reply(error: .invalidMessage(reason: error.reason))))
                     }
                 }
             }

@@ -117,9 +117,12 @@ struct MonitorTypesTests {
     }
 
     @Test func statusReplyRoundTrip() throws {
-        let value = StatusReply(
-            version: "0.1.0", kernel: "6.18.0", clients: 3, watched: 12, capacity: 16_384, scans: 99)
-        #expect(try StatusReply(parameters: try overTheWire(value.parameters)) == value)
+        for mapEntries in [nil, 12] {
+            let value = StatusReply(
+                version: "0.1.0", kernel: "6.18.0", clients: 3, watched: 12, capacity: 16_384, scans: 99,
+                mapEntries: mapEntries)
+            #expect(try StatusReply(parameters: try overTheWire(value.parameters)) == value)
+        }
     }
 
     @Test func serviceInterfaceTypesRoundTrip() throws {

@@ -63,6 +63,7 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         #expect(program.watchedCount == 1)
         try program.insert(.name(Array("camera".utf8)))
         #expect(program.watchedCount == 2)
+        #expect(program.mapEntryCount() == 2, "the kernel maps agree")
     }
 
     @Test func namesAndPrefixesShareTheCapacityAndStayDistinct() throws {
@@ -78,8 +79,10 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         #expect(program.stats(for: .prefix(cam)) == .zero)
         program.remove(.prefix(cam))
         #expect(program.watchedCount == 1)
+        #expect(program.mapEntryCount() == 1, "counted in both kernel maps")
         try program.insert(.prefix(Array("gpu".utf8)))
         #expect(program.watchedCount == 2)
+        #expect(program.mapEntryCount() == 2)
     }
 
     @Test func aWatchedNameReadsZeroAfterAPass() throws {

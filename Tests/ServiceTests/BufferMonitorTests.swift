@@ -12,6 +12,7 @@ import Testing
 private final class GatedRunner: PassRunner, Sendable {
     let capacity = 100
     var watchedCount: Int { names.withLock { $0.count } }
+    func mapEntryCount() -> Int { watchedCount }
     let names = Mutex<Set<WatchKey>>([])
     let passes = Atomic<UInt64>(0)
     let entered = Atomic<UInt64>(0)

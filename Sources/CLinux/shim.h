@@ -1,0 +1,26 @@
+#ifndef CLINUX_SHIM_H
+#define CLINUX_SHIM_H
+
+// Linux process calls Swift cannot make itself: prctl(2) is variadic, and glibc has no
+// capset(2) wrapper.
+#include <linux/capability.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static inline int CLinux_prctl(int option, unsigned long argument) {
+    return prctl(option, argument, 0UL, 0UL, 0UL);
+}
+
+// Sets the calling thread's capability sets (64-bit masks, bit n = capability n).
+static inline int CLinux_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {
+        {(uint32_t)effective, (uint32_t)permitted, (uint32_t)inheritable},
+        {(uint32_t)(effective >> 32), (uint32_t)(permitted >> 32), (uint32_t)(inheritable >> 32)},
+    };
+    return (int)syscall(SYS_capset, &header, data);
+}
+
+#endif

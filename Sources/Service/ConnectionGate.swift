@@ -1,0 +1,41 @@
+import Synchronization
+
+/// Counts open connections, in total and per uid, and turns away those over a limit.
+///
+/// Shared by the accept loop (which admits) and the connections' tasks (which leave), so
+/// the counts sit behind a lock; nothing else is shared.
+final class ConnectionGate: Sendable {
+    private struct Counts {
+        var total = 0
+        var byUID: [UInt32: Int] = [:]
+    }
+
+    private let maxConnections: Int
+    private let counts = Mutex(Counts())
+
+    init(maxConnections: Int) {
+        self.maxConnections = maxConnections
+    }
+
+    /// Why a connection was turned away, for the log; nil when it was admitted (and counted).
+    /// - Parameter perUID: the most connections this peer's uid may hold; nil for no limit.
+    func admit(_ peer: PeerCredentials, perUID: Int?) -> String? {
+        counts.withLock { counts in
+            if counts.total >= maxConnections { return "\(maxConnections) connections are open (--max-connections)" }
+            let mine = counts.byUID[peer.uid, default: 0]
+            if let perUID, mine >= perUID { return "uid \(peer.uid) holds \(mine) connections, its policy's limit" }
+            counts.total += 1
+            counts.byUID[peer.uid] = mine + 1
+            return nil
+        }
+    }
+
+    /// An admitted connection closed.
+    func leave(_ peer: PeerCredentials) {
+        counts.withLock { counts in
+            counts.total -= 1
+            let left = counts.byUID[peer.uid, default: 1] - 1
+            counts.byUID[peer.uid] = left == 0 ? nil : left
+        }
+    }
+}

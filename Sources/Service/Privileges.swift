@@ -1,0 +1,71 @@
+import CLinux
+import Glibc
+
+/// Why the service could not give up its privileges; it does not serve without that.
+public struct PrivilegeError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Gives up every capability once the program is loaded and the socket bound, and sets
+/// no_new_privs.
+///
+/// Running a loaded program (`BPF_PROG_TEST_RUN`), updating and walking its maps and
+/// reading its mmapped memory and ring buffer need no capability: the kernel checked
+/// them when the program and maps were created, and the descriptors carry that. What is
+/// left needs none either: accepting on a bound socket, and removing its file, which
+/// this uid owns. So nothing is kept, which the tests check on the real kernel (every
+/// tier runs the service after this).
+///
+/// Capabilities and no_new_privs belong to each thread, and a thread made later copies
+/// its creator's. So this runs while the process has one thread, and refuses otherwise.
+public enum Privileges {
+    /// Drops every capability from the bounding, ambient, inheritable, permitted and
+    /// effective sets, then sets no_new_privs. Returns what was kept, for the log.
+    public static func dropAll() throws(PrivilegeError) -> String {
+        let threads = threadCount()
+        guard threads == 1 else {
+            throw PrivilegeError(description: "\(threads) threads run already; capabilities can be dropped only with one")
+        }
+        // The bounding set first: dropping from it needs CAP_SETPCAP, which goes below.
+        for capability in 0...lastCapability() where prctlFails(PR_CAPBSET_DROP, UInt(capability)) {
+            // EINVAL: a capability this kernel does not know; nothing to drop.
+            guard errno == EINVAL else { throw failure("PR_CAPBSET_DROP \(capability)") }
+        }
+        if prctlFails(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_CLEAR_ALL)) { throw failure("PR_CAP_AMBIENT_CLEAR_ALL") }
+        if CLinux_capset(0, 0, 0) != 0 { throw failure("capset") }
+        if prctlFails(PR_SET_NO_NEW_PRIVS, 1) { throw failure("PR_SET_NO_NEW_PRIVS") }
+        return "dropped every capability and set no_new_privs; kept: none"
+    }
+
+    private static func prctlFails(_ option: Int32, _ argument: UInt) -> Bool {
+        CLinux_prctl(option, argument) != 0
+    }
+
+    private static func failure(_ call: String) -> PrivilegeError {
+        PrivilegeError(description: "cannot drop privileges: \(call): \(String(cString: strerror(errno)))")
+    }
+
+    /// The highest capability number this kernel knows (`CAP_LAST_CAP`).
+    private static func lastCapability() -> Int {
+        Int(firstLine(of: "/proc/sys/kernel/cap_last_cap") ?? "") ?? 63
+    }
+
+    private static func threadCount() -> Int {
+        guard let task = opendir("/proc/self/task") else { return 0 }
+        defer { closedir(task) }
+        var count = 0
+        while let entry = readdir(task) {
+            if UInt8(bitPattern: entry.pointee.d_name.0) != UInt8(ascii: ".") { count += 1 }
+        }
+        return count
+    }
+
+    private static func firstLine(of path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 64)
+        guard fgets(&line, Int32(line.count), file) != nil else { return nil }
+        let text = line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: text, as: UTF8.self).split(separator: "\n").first.map(String.init)
+    }
+}
