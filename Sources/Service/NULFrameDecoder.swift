@@ -15,7 +15,7 @@ struct MessageTooLarge: FramingError {
 /// A message started but did not end (no NUL) in time.
 struct MessageUnfinished: FramingError {
     let timeout: Duration
-    var reason: String { "message not finished within \(timeout / .milliseconds(1)) ms" }
+    var reason: String { "message not finished within \(Int(timeout / .milliseconds(1))) ms" }
 }
 
 /// Cuts the byte stream into Varlink messages at each NUL, refusing to buffer more than

@@ -67,10 +67,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
                         }
                         nextID += 1
                         let client = ClientContext(connection: ConnectionID(nextID), peer: accepted.peer)
-                        group.addTask {
-                            await serve(accepted, client: client)
-                            gate.leave(accepted.peer)
-                        }
+                        group.addTask { await serve(accepted, client: client) }
                     }
                 }
                 // The listener is closed: end the connections still open.
@@ -119,6 +116,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
         } catch {
             logger.debug("connection \(client.connection) closed before it was served: \(error)")
             accepted.channel.close(promise: nil)
+            gate.leave(client.peer)
             return
         }
         await dispatcher.connected(client)
@@ -154,6 +152,8 @@ public struct VarlinkServer: Service, CustomStringConvertible {
         } catch {
             logger.debug("connection \(client.connection) ended: \(error)")
         }
+        // Its slot is free before anyone can see it gone (Status counts clients).
+        gate.leave(client.peer)
         await dispatcher.disconnected(client)
     }
 
