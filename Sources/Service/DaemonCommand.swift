@@ -115,6 +115,8 @@ public struct DaemonCommand: ParsableCommand {
         let listeningSocket: Int32
         let socketFile: SocketFile
         let policy: Policy
+        /// `--max-connections`, or fewer when the open-file limit allows fewer.
+        let maxConnections: Int
         let kernel: String
         let logger: Logger
     }
@@ -134,7 +136,14 @@ public struct DaemonCommand: ParsableCommand {
             let policy = try loadPolicy()
             // A live service on the socket is the cheapest failure: find it before the load.
             try socketFile.claim()
-            FileLimit.raise(toAtLeast: maxConnections + 64)
+            let connections = FileLimit.fit(connections: maxConnections)
+            guard connections >= 1 else {
+                throw StartupError(
+                    description: "the open-file limit leaves no room for connections; raise it (ulimit -n, LimitNOFILE=)")
+            }
+            if connections < maxConnections {
+                logger.notice("serving at most \(connections) connections: the open-file limit allows no more")
+            }
             let program = try DmabufProgram(capacity: capacity, ringBytes: ringBytes)
             StartupSignals.removeOnStop(socketFile.path)
             let listeningSocket = try socketFile.bindListening()
@@ -144,7 +153,7 @@ public struct DaemonCommand: ParsableCommand {
             logger.info("dmabufd \(ProductVersion.string) loaded its BPF program (kernel \(kernel), capacity \(capacity))")
             return Prepared(
                 program: program, listeningSocket: listeningSocket, socketFile: socketFile, policy: policy,
-                kernel: kernel, logger: logger)
+                maxConnections: connections, kernel: kernel, logger: logger)
         } catch {
             DaemonFailure(error).exit()
         }
@@ -169,7 +178,7 @@ public struct DaemonCommand: ParsableCommand {
         limits.maxJSONDepth = maxJSONDepth
         limits.messageTimeout = .milliseconds(messageTimeoutMsec)
         limits.stallTimeout = .milliseconds(subscriberTimeoutMsec)
-        limits.maxConnections = maxConnections
+        limits.maxConnections = prepared.maxConnections
         let server = VarlinkServer(
             prepared.socketFile, listeningSocket: prepared.listeningSocket, dispatcher: dispatcher, limits: limits,
             connectionsPerUID: { policy.grant(for: $0).maxConnections },

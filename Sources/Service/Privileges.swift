@@ -1,11 +1,6 @@
 import CLinux
 import Glibc
 
-/// Why the service could not give up its privileges; it does not serve without that.
-public struct PrivilegeError: Error, CustomStringConvertible {
-    public let description: String
-}
-
 /// Gives up every capability once the program is loaded and the socket bound, and sets
 /// no_new_privs.
 ///
@@ -21,10 +16,10 @@ public struct PrivilegeError: Error, CustomStringConvertible {
 public enum Privileges {
     /// Drops every capability from the bounding, ambient, inheritable, permitted and
     /// effective sets, then sets no_new_privs. Returns what was kept, for the log.
-    public static func dropAll() throws(PrivilegeError) -> String {
+    public static func dropAll() throws(StartupError) -> String {
         let threads = threadCount()
         guard threads == 1 else {
-            throw PrivilegeError(description: "\(threads) threads run already; capabilities can be dropped only with one")
+            throw StartupError(description: "\(threads) threads run already; capabilities can be dropped only with one")
         }
         // The bounding set first: dropping from it needs CAP_SETPCAP, which goes below.
         for capability in 0...lastCapability() where prctlFails(PR_CAPBSET_DROP, UInt(capability)) {
@@ -41,8 +36,8 @@ public enum Privileges {
         CLinux_prctl(option, argument) != 0
     }
 
-    private static func failure(_ call: String) -> PrivilegeError {
-        PrivilegeError(description: "cannot drop privileges: \(call): \(String(cString: strerror(errno)))")
+    private static func failure(_ call: String) -> StartupError {
+        StartupError(description: "cannot drop privileges: \(call): \(String(cString: strerror(errno)))")
     }
 
     /// The highest capability number this kernel knows (`CAP_LAST_CAP`).

@@ -3,6 +3,7 @@ dmabufd process of a test's own, the CLI (`watch --follow` too, on a pipe or a t
 and code run as another user."""
 import json
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -21,14 +22,21 @@ NOBODY = 65534
 class Daemon:
     """One dmabufd process on a socket of its own, in a folder every user can reach."""
 
-    def __init__(self, *args, socket=None):
+    def __init__(self, *args, socket=None, open_files=None, hard_open_files=None):
+        """`open_files`, `hard_open_files`: the soft and hard RLIMIT_NOFILE dmabufd starts
+        with (default: inherited)."""
         self.folder = tempfile.mkdtemp(prefix="dmabufd-test-")
         os.chmod(self.folder, 0o755)
         self.socket = socket or os.path.join(self.folder, "dmabufd.sock")
         self.log = open(os.path.join(self.folder, "dmabufd.log"), "w+")
+
+        def limit_open_files():
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files or soft, hard_open_files or hard))
+
         self.process = subprocess.Popen(
             [DMABUFD, "--socket", self.socket, "--log-level", "debug", *args],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=limit_open_files if open_files or hard_open_files else None)
         if not wait_for_socket(self.socket, self.process, timeout=60):
             self.process.kill()  # never leave a half-started service behind
             self.process.wait()
@@ -51,6 +59,46 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise AssertionError(f"dmabufd ignored SIGTERM for 30 s:\n{self.output()}")
+
+
+def memory_kib(pid, field="VmRSS"):
+    """A process's resident memory (or another /proc/PID/status field, e.g. VmHWM), in KiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def wait_until(read, holds, timeout=15, interval=0.05, what="the condition"):
+    """Polls `read()` until `holds(value)`, and returns that value; fails after `timeout`
+    seconds showing the last value. For state the service settles asynchronously (disconnects)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if holds(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout} s; last: {value!r}")
+        time.sleep(interval)
+
+
+def admitted(path, timeout=10):
+    """A new connection the service took and answers. A slot freed by a closed connection
+    (the start-up probe's, say) is let go asynchronously, so a turned-away attempt is tried
+    again until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        client = RawClient(path)
+        try:
+            reply = client.call("io.dmabufd.Monitor.Status")
+            if reply is not None and "error" not in reply:
+                return client
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        client.close()
+        assert time.monotonic() < deadline, "no connection was served after one closed"
+        time.sleep(0.05)
 
 
 def dmabufctl(*args, user=None, env=None):

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import time
 
-import pytest
 
 from service_helpers import Daemon, dmabufctl, ended, first_line, follow, read_terminal
 

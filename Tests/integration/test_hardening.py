@@ -6,7 +6,7 @@ import stat
 import subprocess
 import time
 
-from service_helpers import DMABUFD, NOBODY, Daemon, as_user, dmabufctl
+from service_helpers import DMABUFD, NOBODY, Daemon, admitted, as_user, dmabufctl
 from varlink_raw import MONITOR, RawClient
 
 
@@ -107,31 +107,15 @@ def test_a_half_sent_message_is_closed_and_an_idle_connection_is_not():
         assert daemon.stop() == 0, daemon.output()
 
 
-def admitted(daemon, timeout=10):
-    """A connection the service took: a slot freed by a closed connection (the start-up
-    probe's, say) is let go asynchronously, so a turned-away attempt is tried again."""
-    deadline = time.monotonic() + timeout
-    while True:
-        client = RawClient(daemon.socket)
-        try:
-            if client.call(MONITOR + "Status") is not None:
-                return client
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        client.close()
-        assert time.monotonic() < deadline, "no connection slot came free"
-        time.sleep(0.05)
-
-
 def test_connections_beyond_the_total_are_turned_away():
     daemon = Daemon("--max-connections", "3")
     try:
-        clients = [admitted(daemon) for _ in range(3)]
+        clients = [admitted(daemon.socket) for _ in range(3)]
         with daemon.client() as extra:
             assert extra.closed_by_peer()
         assert "turned away a connection from uid=0" in daemon.output()
         clients.pop().close()
-        clients.append(admitted(daemon))  # the freed slot is taken by the next one
+        clients.append(admitted(daemon.socket))  # the freed slot is taken by the next one
         for client in clients:
             client.close()
     finally:

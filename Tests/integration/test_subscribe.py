@@ -4,7 +4,6 @@ every name is absent; what changes is the watch set. Real buffers: Tests/vm/test
 import socket
 import time
 
-import pytest
 
 from service_helpers import NOBODY, Daemon, as_user
 from varlink_raw import MONITOR, RawClient

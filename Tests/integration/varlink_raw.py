@@ -1,6 +1,5 @@
 """A minimal Varlink client over a raw Unix socket, for sending exactly the bytes a test wants."""
 import json
-import os
 import socket
 import time
 
@@ -63,6 +62,25 @@ class RawClient:
     def closed_by_peer(self):
         """True when the service has closed its end (reads EOF)."""
         return self.receive() is None
+
+    def send_until_closed(self, data, chunk=65536):
+        """Sends `data` in chunks; returns how many bytes went out before the service closed
+        the connection (`len(data)` when all of them did)."""
+        view, sent = memoryview(data), 0
+        try:
+            while sent < len(data):
+                sent += self.sock.send(view[sent:sent + chunk])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return sent
+
+    def ended_by_peer(self):
+        """True when the service has closed the connection and nothing more arrives: EOF, or
+        ECONNRESET (what Linux reports when the service closed with bytes of ours unread)."""
+        try:
+            return self.receive() is None
+        except ConnectionResetError:
+            return True
 
 
 MONITOR = "io.dmabufd.Monitor."
