@@ -14,7 +14,6 @@ import signal
 import subprocess
 import time
 
-
 from service_helpers import Daemon, dmabufctl, ended, first_line, follow, read_terminal
 
 ERASE_FRAME = re.compile(r"\x1b\[(\d+)F\x1b\[J")
