@@ -54,6 +54,12 @@ let package = Package(
             dependencies: ["DmabufClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ClientCLI"),
 
+        // `make bench`: the bare BPF pass, timed. Not a product: never installed.
+        .executableTarget(
+            name: "dmabufd-passbench",
+            dependencies: ["DmabufScanner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/PassBench"),
+
         // Build-time: compiles bpf/*.bpf.c and embeds the stripped object as Swift bytes.
         .executableTarget(name: "BPFEmbedder", path: "Plugins/BPFEmbedder"),
         .plugin(
