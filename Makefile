@@ -13,14 +13,15 @@ TEST_DEBS  = util-linux
 # PyPI: a Varlink client we did not write, and the integration test runner.
 TEST_PIP   = varlink==31.0.0 pytest
 
-.PHONY: all build release run test test-unit test-host test-vm e2e demo deps test-deps clean help
+.PHONY: all build release run test test-unit test-fuzz test-host test-vm e2e demo deps test-deps clean help fuzz
 
 all: build
 
 help:
 	@echo "make run     build release and start dmabufd in the foreground (socket $(SOCKET))"
-	@echo "make test    install test needs, build once, run the unit, host and VM tiers"
+	@echo "make test    install test needs, build once, run the unit, fuzz, host and VM tiers"
 	@echo "make e2e     only the VM tier: real DMA-BUFs in a VM (udmabuf, system heap)"
+	@echo "make fuzz    fuzz the protocol decoder for FUZZ_SECONDS (default 300), corpus in .build-fuzz/corpus"
 	@echo "make demo    boot the VM, make a few named buffers, show dmabufctl on them"
 	@echo "make build   debug build of dmabufd and dmabufctl"
 	@echo "make clean   remove build output"
@@ -52,7 +53,7 @@ run: release
 # its binaries (the VM shares this machine's files).
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(MAKE) test-unit test-host test-vm
+	$(MAKE) test-unit test-fuzz test-host test-vm
 
 e2e: test-deps
 	$(SWIFT) build
@@ -64,6 +65,28 @@ demo: deps
 
 test-unit:
 	$(SWIFT) test --skip-build
+
+# The protocol decoder under libFuzzer and ASan (Fuzz/): Fuzz/build compiles it into .build-fuzz/.
+# SWIFT_BACKTRACE is off because the Swift runtime's crash handler trips ASan; libFuzzer
+# prints the stack instead, and saves the input that crashed in .build-fuzz/artifacts/.
+FUZZ_SECONDS      ?= 300
+FUZZ_TEST_SECONDS ?= 30
+FUZZ = mkdir -p .build-fuzz/artifacts && SWIFT_BACKTRACE=enable=no .build-fuzz/fuzz-protocol \
+	-max_len=1024 -timeout=5 -dict=Fuzz/protocol.dict -artifact_prefix=.build-fuzz/artifacts/
+
+# Grows .build-fuzz/corpus from the seeds in Fuzz/corpus; copy what is worth keeping there.
+fuzz: deps
+	Fuzz/build
+	mkdir -p .build-fuzz/corpus
+	$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 .build-fuzz/corpus Fuzz/corpus
+
+# Every seed must pass, then a short run; new inputs go to a temporary folder (the first
+# one given), so Fuzz/corpus stays as committed. Any crash, leak or timeout fails.
+test-fuzz: deps
+	Fuzz/build
+	$(FUZZ) Fuzz/corpus/*
+	work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && \
+		$(FUZZ) -max_total_time=$(FUZZ_TEST_SECONDS) -print_final_stats=1 "$$work" Fuzz/corpus
 
 test-host:
 	DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/integration
