@@ -38,7 +38,12 @@ public struct DaemonCommand: ParsableCommand {
             """,
         version: ProductVersion.string)
 
-    @Option(help: "Unix socket to serve (its folder is created; a stale socket is replaced).")
+    @Option(
+        help: """
+            Unix socket to serve (its folder is created; a stale socket is replaced). Ignored \
+            when a service manager passes a listening socket (LISTEN_FDS; the one named \
+            "varlink" if there are several).
+            """)
     var socket = MonitorInterface.defaultSocketPath
 
     @Option(help: "Mode of the socket file, in octal; clients need write permission to connect.")
@@ -112,8 +117,7 @@ public struct DaemonCommand: ParsableCommand {
     /// What `prepare` hands to `serve`.
     public struct Prepared {
         let program: DmabufProgram
-        let listeningSocket: Int32
-        let socketFile: SocketFile
+        let listener: Listener
         let policy: Policy
         /// `--max-connections`, or fewer when the open-file limit allows fewer.
         let maxConnections: Int
@@ -134,8 +138,9 @@ public struct DaemonCommand: ParsableCommand {
         do {
             let socketFile = try socketFile()
             let policy = try loadPolicy()
+            let passed = try SocketActivation.listener(named: "varlink")
             // A live service on the socket is the cheapest failure: find it before the load.
-            try socketFile.claim()
+            if passed == nil { try socketFile.claim() }
             let connections = FileLimit.fit(connections: maxConnections)
             guard connections >= 1 else {
                 throw StartupError(
@@ -145,14 +150,14 @@ public struct DaemonCommand: ParsableCommand {
                 logger.notice("serving at most \(connections) connections: the open-file limit allows no more")
             }
             let program = try DmabufProgram(capacity: capacity, ringBytes: ringBytes)
-            StartupSignals.removeOnStop(socketFile.path)
-            let listeningSocket = try socketFile.bindListening()
+            StartupSignals.stopCleanly(removing: passed == nil ? socketFile.path : nil)
+            let listener = try passed ?? socketFile.bindListening()
             let dropped = try Privileges.dropAll()
             logger.info("\(dropped)")
             let kernel = KernelProbe.release()
             logger.info("dmabufd \(ProductVersion.string) loaded its BPF program (kernel \(kernel), capacity \(capacity))")
             return Prepared(
-                program: program, listeningSocket: listeningSocket, socketFile: socketFile, policy: policy,
+                program: program, listener: listener, policy: policy,
                 maxConnections: connections, kernel: kernel, logger: logger)
         } catch {
             DaemonFailure(error).exit()
@@ -180,7 +185,7 @@ public struct DaemonCommand: ParsableCommand {
         limits.stallTimeout = .milliseconds(subscriberTimeoutMsec)
         limits.maxConnections = prepared.maxConnections
         let server = VarlinkServer(
-            prepared.socketFile, listeningSocket: prepared.listeningSocket, dispatcher: dispatcher, limits: limits,
+            prepared.listener, dispatcher: dispatcher, limits: limits,
             connectionsPerUID: { policy.grant(for: $0).maxConnections },
             group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let group = ServiceGroup(

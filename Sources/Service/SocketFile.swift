@@ -51,9 +51,9 @@ public struct SocketFile: Sendable {
         }
     }
 
-    /// Binds and listens under a private name, then publishes the socket at `path`:
-    /// the listening descriptor, close-on-exec. Call `claim` first.
-    public func bindListening(backlog: Int32 = 1024) throws(SocketFileError) -> Int32 {
+    /// Binds and listens under a private name, then publishes the socket at `path`; its
+    /// descriptor is close-on-exec. Call `claim` first.
+    public func bindListening(backlog: Int32 = 1024) throws(SocketFileError) -> Listener {
         let staged = stagingPath
         guard staged.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
             throw .cannotPrepare(path, reason: "the path is too long for a Unix socket")
@@ -77,7 +77,7 @@ public struct SocketFile: Sendable {
             close(fd)
             throw error
         }
-        return fd
+        return Listener(descriptor: fd, path: path, file: self)
     }
 
     /// Where to bind before the socket is published: the same folder (so the rename

@@ -22,8 +22,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
         let peer: PeerCredentials
     }
 
-    private let socketFile: SocketFile
-    private let listeningSocket: Int32
+    private let listener: Listener
     private let dispatcher: VarlinkDispatcher
     private let limits: ConnectionLimits
     private let gate: ConnectionGate
@@ -32,15 +31,15 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     private let logger: Logger
 
     /// - Parameters:
-    ///   - listeningSocket: bound and listening at `socketFile`'s path; the server owns it.
+    ///   - listener: the bound, listening socket; the server closes it, and removes its
+    ///     file when the socket is the service's own.
     ///   - connectionsPerUID: how many connections a peer's uid may hold at once (nil: no
     ///     limit beyond `limits.maxConnections`).
     public init(
-        _ socketFile: SocketFile, listeningSocket: Int32, dispatcher: VarlinkDispatcher, limits: ConnectionLimits,
+        _ listener: Listener, dispatcher: VarlinkDispatcher, limits: ConnectionLimits,
         connectionsPerUID: @escaping @Sendable (PeerCredentials) -> Int?, group: any EventLoopGroup, logger: Logger
     ) {
-        self.socketFile = socketFile
-        self.listeningSocket = listeningSocket
+        self.listener = listener
         self.dispatcher = dispatcher
         self.limits = limits
         self.gate = ConnectionGate(maxConnections: limits.maxConnections)
@@ -49,15 +48,15 @@ public struct VarlinkServer: Service, CustomStringConvertible {
         self.logger = logger
     }
 
-    public var description: String { "VarlinkServer(\(socketFile.path))" }
+    public var description: String { "VarlinkServer(\(listener.path))" }
 
     public func run() async throws {
-        defer { socketFile.remove() }
-        let listener = try await adopt()
-        logger.info("serving \(socketFile.path)")
+        defer { listener.file?.remove() }
+        let accepting = try await adopt()
+        logger.info("serving \(listener.path)\(listener.file == nil ? " (socket activation)" : "")")
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
-                try await listener.executeThenClose { inbound in
+                try await accepting.executeThenClose { inbound in
                     var nextID: UInt64 = 0
                     for try await accepted in inbound {
                         if let refusal = gate.admit(accepted.peer, perUID: connectionsPerUID(accepted.peer)) {
@@ -74,9 +73,9 @@ public struct VarlinkServer: Service, CustomStringConvertible {
                 group.cancelAll()
             }
         } onGracefulShutdown: {
-            listener.channel.close(promise: nil)
+            accepting.channel.close(promise: nil)
         }
-        logger.info("stopped serving \(socketFile.path)")
+        logger.info("stopped serving \(listener.path)")
     }
 
     /// Hands the listening socket to NIO; every accepted connection gets its framing
@@ -87,7 +86,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
             return try await ServerBootstrap(group: group)
                 // Nothing is read until the connection's task has wrapped the channel.
                 .childChannelOption(.autoRead, value: false)
-                .bind(listeningSocket) { channel in
+                .bind(listener.descriptor) { channel in
                     peerCredentials(of: channel).flatMapThrowing { peer in
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(
@@ -97,7 +96,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
                     }
                 }
         } catch {
-            close(listeningSocket)
+            close(listener.descriptor)
             throw error
         }
     }
