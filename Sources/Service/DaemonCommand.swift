@@ -187,7 +187,8 @@ public struct DaemonCommand: ParsableCommand {
         let server = VarlinkServer(
             prepared.listener, dispatcher: dispatcher, limits: limits,
             connectionsPerUID: { policy.grant(for: $0).maxConnections },
-            group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            group: MultiThreadedEventLoopGroup.singleton,
+            notifier: ServiceManagerNotifier(), logger: logger)
         let group = ServiceGroup(
             services: [server], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         do {

@@ -28,6 +28,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     private let gate: ConnectionGate
     private let connectionsPerUID: @Sendable (PeerCredentials) -> Int?
     private let group: any EventLoopGroup
+    private let notifier: ServiceManagerNotifier
     private let logger: Logger
 
     /// - Parameters:
@@ -37,8 +38,10 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     ///     limit beyond `limits.maxConnections`).
     public init(
         _ listener: Listener, dispatcher: VarlinkDispatcher, limits: ConnectionLimits,
-        connectionsPerUID: @escaping @Sendable (PeerCredentials) -> Int?, group: any EventLoopGroup, logger: Logger
+        connectionsPerUID: @escaping @Sendable (PeerCredentials) -> Int?, group: any EventLoopGroup,
+        notifier: ServiceManagerNotifier, logger: Logger
     ) {
+        self.notifier = notifier
         self.listener = listener
         self.dispatcher = dispatcher
         self.limits = limits
@@ -54,6 +57,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
         defer { listener.file?.remove() }
         let accepting = try await adopt()
         logger.info("serving \(listener.path)\(listener.file == nil ? " (socket activation)" : "")")
+        notifier.ready(status: "serving \(listener.path)")
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await accepting.executeThenClose { inbound in
@@ -73,6 +77,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
                 group.cancelAll()
             }
         } onGracefulShutdown: {
+            notifier.stopping()
             accepting.channel.close(promise: nil)
         }
         logger.info("stopped serving \(listener.path)")

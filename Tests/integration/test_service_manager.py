@@ -1,6 +1,7 @@
-"""Socket activation: dmabufd serves a listening socket handed over by a service manager
-(LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES, fd 3 on), blocking or not, and leaves its file to
-the manager; without those variables (or with another process's) it binds its own."""
+"""dmabufd under a service manager. Socket activation: it serves a listening socket
+handed over (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES, fd 3 on), blocking or not, and leaves
+its file to the manager; without those variables (or with another process's) it binds its
+own. The notify protocol: READY=1 once it serves, STOPPING=1 when it stops."""
 import fcntl
 import os
 import socket
@@ -106,3 +107,25 @@ def test_variables_meant_for_another_process_are_ignored():
     finally:
         stop(process, log)
     assert not os.path.exists(own), "its own socket file is removed at the end"
+
+
+def test_the_service_manager_is_told_ready_and_stopping():
+    """systemd's notify protocol: READY=1 once it serves, STOPPING=1 when it stops."""
+    for name in ("notify.sock", "@dmabufd-test-notify-%d" % os.getpid()):
+        folder = tempfile.mkdtemp()
+        path = name if name.startswith("@") else os.path.join(folder, name)
+        manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        manager.bind("\0" + path[1:] if path.startswith("@") else path)
+        manager.settimeout(60)
+        own = os.path.join(folder, "dmabufd.sock")
+        process = subprocess.Popen([DMABUFD, "--socket", own], stderr=subprocess.DEVNULL,
+                                   env={**os.environ, "NOTIFY_SOCKET": path})
+        try:
+            assert manager.recv(4096).decode() == f"READY=1\nSTATUS=serving {own}"
+            assert serves(own), "ready means it answers"
+            process.terminate()
+            assert manager.recv(4096).decode() == "STOPPING=1\nSTATUS=stopping"
+            assert process.wait(timeout=30) == 0
+        finally:
+            process.kill()
+            manager.close()
