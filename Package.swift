@@ -60,6 +60,19 @@ let package = Package(
             dependencies: ["DmabufScanner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/PassBench"),
 
+        // `make test`: org.varlink.certification served by dmabufd's own dispatcher and socket
+        // server, and its sequence run by dmabufctl's client library. Not a product: never installed.
+        .executableTarget(
+            name: "varlink-certification",
+            dependencies: [
+                "DmabufService", "DmabufClient", "DmabufProtocol",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Certification", resources: [.embedInCode("org.varlink.certification.varlink")]),
+
         // Build-time: compiles bpf/*.bpf.c and embeds the stripped object as Swift bytes.
         .executableTarget(name: "BPFEmbedder", path: "Plugins/BPFEmbedder"),
         .plugin(
