@@ -9,11 +9,11 @@ RELEASE_BIN  = .build/release
 
 # Debian packages: the C libraries the Swift targets link, and what the tests drive.
 BUILD_DEBS = libbpf-dev libelf-dev zlib1g-dev libjansson-dev pkg-config
-TEST_DEBS  = util-linux varlink-go
+TEST_DEBS  = util-linux varlink-go mandoc zsh fish
 # PyPI: a Varlink client we did not write, and the integration test runner.
 TEST_PIP   = varlink==31.0.0 pytest
 
-.PHONY: all build release run test test-unit test-fuzz test-host test-vm e2e demo deps test-deps clean help fuzz
+.PHONY: stage install uninstall all build release run test test-unit test-fuzz test-host test-vm e2e demo deps test-deps clean help fuzz
 
 all: build
 
@@ -24,6 +24,8 @@ help:
 	@echo "make fuzz    fuzz the protocol decoder for FUZZ_SECONDS (default 300), corpus in .build-fuzz/corpus"
 	@echo "make demo    boot the VM, make a few named buffers, show dmabufctl on them"
 	@echo "make build   debug build of dmabufd and dmabufctl"
+	@echo "make install static release binaries, man pages, completions, systemd units (PREFIX, DESTDIR)"
+	@echo "make uninstall  remove what make install installed (same PREFIX, DESTDIR)"
 	@echo "make clean   remove build output"
 
 deps:
@@ -87,6 +89,26 @@ test-fuzz: deps
 	$(FUZZ) Fuzz/corpus/*
 	work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && \
 		$(FUZZ) -max_total_time=$(FUZZ_TEST_SECONDS) -print_final_stats=1 "$$work" Fuzz/corpus
+
+# make install: the usual PREFIX (default /usr/local) and DESTDIR; dist/stage builds and
+# gathers, dist/install copies (and, with --uninstall, removes) by one table.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_DIRS = DESTDIR="$(DESTDIR)" BINDIR="$(BINDIR)" SBINDIR="$(SBINDIR)" DATADIR="$(DATADIR)" \
+	MANDIR="$(MANDIR)" UNITDIR="$(UNITDIR)"
+
+stage: deps
+	dist/stage $(SBINDIR)
+
+install: stage
+	$(INSTALL_DIRS) dist/install
+
+uninstall:
+	$(INSTALL_DIRS) dist/install --uninstall
 
 test-host:
 	DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/integration

@@ -4,9 +4,12 @@ import DmabufProtocol
 
 /// Options every command shares: where the service is and how to print.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "The service's Unix socket.",
-        discussion: "Default: $\(MonitorInterface.socketEnvironmentVariable), else \(MonitorInterface.defaultSocketPath)."))
+    @Option(
+        help: ArgumentHelp(
+            "The service's Unix socket.",
+            discussion:
+                "Default: $\(MonitorInterface.socketEnvironmentVariable), else \(MonitorInterface.defaultSocketPath)."),
+        completion: .file())
     var socket: String?
 
     @Flag(help: "Print the service's reply as one JSON object instead of a table.")

@@ -48,7 +48,8 @@ struct WatchCommand: ParsableCommand {
     @Option(
         help: ArgumentHelp(
             "With --follow: milliseconds between passes (default 1000; dmabufd takes at least 100).",
-            valueName: "msec"))
+            valueName: "msec"),
+        completion: .list(["100", "250", "500", "1000", "5000"]))
     var interval: Int?
 
     func validate() throws {

@@ -24,7 +24,7 @@ public struct DaemonCommand: ParsableCommand {
 
             Who may do what: by default root may call every method; every other user every method \
             but List, with at most --client-quota names and prefixes per connection and 128 \
-            connections per uid. --policy replaces that with a JSON file (see the README).
+            connections per uid. --policy replaces that with a JSON file (see dmabufd(8)).
 
             It must start as root (CAP_BPF and CAP_PERFMON load the program). Once the program is \
             loaded and the socket bound it drops every capability and sets no_new_privs: running \
@@ -43,16 +43,20 @@ public struct DaemonCommand: ParsableCommand {
             Unix socket to serve (its folder is created; a stale socket is replaced). Ignored \
             when a service manager passes a listening socket (LISTEN_FDS; the one named \
             "varlink" if there are several).
-            """)
+            """, completion: .file())
     var socket = MonitorInterface.defaultSocketPath
 
     @Option(help: "Mode of the socket file, in octal; clients need write permission to connect.")
     var socketMode = "0666"
 
-    @Option(help: "Group of the socket file (a name or a number); by default root's.")
+    @Option(
+        help: "Group of the socket file (a name or a number); by default root's.",
+        completion: .shellCommand("getent group | cut -d: -f1"))
     var socketGroup: String?
 
-    @Option(help: "A JSON policy file: which methods and limits each uid or group gets.")
+    @Option(
+        help: "A JSON policy file: which methods and limits each uid or group gets (see dmabufd(8)).",
+        completion: .file(extensions: ["json"]))
     var policy: String?
 
     @Option(help: "Names and prefixes the kernel maps hold at most, across all clients.")

@@ -1,0 +1,149 @@
+"""make install and make uninstall into a throwaway root (DESTDIR): static binaries that run
+without the toolchain, man pages that lint clean, completion scripts that each shell
+accepts and that complete a subcommand and an option value as the shell calls them, and
+systemd units that systemd-analyze verifies and rates."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SECURITY_THRESHOLD = 2.0  # systemd-analyze security's exposure level (0 to 10); README reports it
+
+BASH_COMPLETE = r"""
+source "$1"
+COMP_LINE="$2"; COMP_POINT=${#COMP_LINE}
+read -ra COMP_WORDS <<< "$COMP_LINE"
+[[ "$COMP_LINE" == *" " ]] && COMP_WORDS+=("")
+COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+_dmabufctl dmabufctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+printf '%s\n' "${COMPREPLY[@]}"
+"""
+
+# zsh completes only at an interactive prompt: type the line and TAB in a pseudo-terminal.
+ZSH_COMPLETE = r"""
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "fpath=($1 \$fpath); autoload -U compinit; compinit -u -D; PROMPT='> '; unsetopt beep"
+zpty -w -n z "$2"$'\t'
+local out chunk
+for i in {1..25}; do
+  sleep 0.2
+  while zpty -r -t z chunk; do out+=$chunk; done
+done
+print -r -- "${out//$'\r'/}"
+zpty -d z
+"""
+
+
+@pytest.fixture(scope="module")
+def root():
+    folder = tempfile.mkdtemp(prefix="dmabufd-install-")
+    result = subprocess.run(["make", "-s", "install", f"DESTDIR={folder}", "PREFIX=/usr"], cwd=REPO,
+                            capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    yield folder
+    shutil.rmtree(folder)
+
+
+def installed(root, path):
+    return os.path.join(root, path.lstrip("/"))
+
+
+def test_binaries_run_without_the_toolchain(root):
+    for binary in ("usr/sbin/dmabufd", "usr/bin/dmabufctl"):
+        path = installed(root, binary)
+        linked = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+        assert "libswift" not in linked and "libFoundation" not in linked, linked
+        version = subprocess.run([path, "--version"], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+        assert (version.returncode, version.stdout.strip()) == (0, "0.1.0"), version.stderr
+
+
+def test_man_pages_render_and_lint_clean(root):
+    pages = []
+    for section in ("man1", "man7", "man8"):
+        folder = installed(root, f"/usr/share/man/{section}")
+        pages += [os.path.join(folder, page) for page in sorted(os.listdir(folder))]
+    names = [os.path.basename(page) for page in pages]
+    for expected in ("dmabufctl.1", "dmabufctl.watch.1", "dmabufctl.scan.1", "dmabufd.8", "dmabufd-protocol.7"):
+        assert expected in names, names
+    for page in pages:
+        lint = subprocess.run(["mandoc", "-Tlint", "-W", "warning", page], capture_output=True, text=True)
+        assert (lint.returncode, lint.stdout + lint.stderr) == (0, ""), page
+        rendered = subprocess.run(["mandoc", "-Tutf8", page], capture_output=True, text=True)
+        plain = re.sub(".\x08", "", rendered.stdout)  # bold and underline are overstruck
+        assert rendered.returncode == 0 and "NAME" in plain and "DESCRIPTION" in plain, page
+
+
+def test_the_daemon_page_covers_every_option(root):
+    page = open(installed(root, "/usr/share/man/man8/dmabufd.8")).read()
+    help_text = subprocess.run([installed(root, "/usr/sbin/dmabufd"), "--help"], capture_output=True, text=True).stdout
+    options = {word.rstrip(",") for word in help_text.split() if word.startswith("--") and len(word) > 2}
+    options -= {"--version", "--help"}
+    for option in sorted(options):
+        assert f"Fl -{option[2:]}" in page, f"dmabufd(8) does not describe {option}"
+
+
+def test_completion_scripts_pass_each_shells_syntax_check(root):
+    share = installed(root, "/usr/share")
+    for tool in ("dmabufctl", "dmabufd"):
+        checks = [["bash", "-n", f"{share}/bash-completion/completions/{tool}"],
+                  ["zsh", "-n", f"{share}/zsh/site-functions/_{tool}"],
+                  ["fish", "--no-execute", f"{share}/fish/vendor_completions.d/{tool}.fish"]]
+        for check in checks:
+            result = subprocess.run(check, capture_output=True, text=True)
+            assert result.returncode == 0, (check, result.stderr)
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("dmabufctl sc", ["scan"]),
+    ("dmabufctl watch x --follow --interval ", ["100", "250", "500", "1000", "5000"]),
+])
+def test_completions_complete_a_subcommand_and_an_option_value(root, line, expected):
+    share = installed(root, "/usr/share")
+    env = {**os.environ, "PATH": installed(root, "/usr/bin") + ":" + os.environ["PATH"]}
+    bash = subprocess.run(["bash", "-c", BASH_COMPLETE, "bash", f"{share}/bash-completion/completions/dmabufctl",
+                           line], capture_output=True, text=True, env=env)
+    assert bash.stdout.split() == expected, bash.stderr
+    fish = subprocess.run(["fish", "-c", f"source {share}/fish/vendor_completions.d/dmabufctl.fish; "
+                           f"complete -C '{line}'"], capture_output=True, text=True, env=env)
+    assert [row.split("\t")[0] for row in fish.stdout.splitlines()] == expected, fish.stderr
+    zsh = subprocess.run(["zsh", "-f", "-c", ZSH_COMPLETE, "zsh", f"{share}/zsh/site-functions", line],
+                         capture_output=True, text=True, env=env, timeout=60).stdout
+    shown = zsh.rsplit("> ", 1)[-1]  # what the last prompt line shows after TAB
+    if expected == ["scan"]:
+        assert "dmabufctl scan" in shown, shown
+    else:
+        assert all(value in shown for value in expected), shown
+
+
+def test_units_verify_and_rate_well(root):
+    # A root systemd can resolve the units in: the host's own units (sysinit.target and
+    # the like) beside the installed ones; man pages looked up where they were installed.
+    shutil.copytree("/usr/lib/systemd/system", installed(root, "/usr/lib/systemd/system"), symlinks=True,
+                    dirs_exist_ok=True)
+    units = [installed(root, f"/usr/lib/systemd/system/dmabufd.{kind}") for kind in ("socket", "service")]
+    env = {**os.environ, "MANPATH": installed(root, "/usr/share/man")}
+    verify = subprocess.run(["systemd-analyze", "verify", f"--root={root}", *units], capture_output=True,
+                            text=True, env=env)
+    assert (verify.returncode, verify.stderr) == (0, ""), verify.stderr
+    security = subprocess.run(["systemd-analyze", "security", "--offline=yes", f"--root={root}",
+                               # it takes the level in tenths
+                               f"--threshold={int(SECURITY_THRESHOLD * 10)}", units[1]], capture_output=True, text=True)
+    assert security.returncode == 0, security.stdout[-2000:]
+    score = float(security.stdout.rsplit("exposure level for dmabufd.service: ", 1)[1].split()[0])
+    assert score <= SECURITY_THRESHOLD
+
+
+def test_uninstall_removes_everything_it_installed(root):
+    copy = tempfile.mkdtemp(prefix="dmabufd-uninstall-")
+    shutil.copytree(root, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("system"))
+    result = subprocess.run(["make", "-s", "uninstall", f"DESTDIR={copy}", "PREFIX=/usr"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    left = [os.path.join(folder, name) for folder, _, names in os.walk(copy) for name in names]
+    assert left == [], left
+    shutil.rmtree(copy)
