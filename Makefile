@@ -9,7 +9,7 @@ RELEASE_BIN  = .build/release
 
 # Debian packages: the C libraries the Swift targets link, and what the tests drive.
 BUILD_DEBS = libbpf-dev libelf-dev zlib1g-dev libjansson-dev pkg-config
-TEST_DEBS  = util-linux varlink-go mandoc zsh fish
+TEST_DEBS  = util-linux varlink-go mandoc zsh fish systemd-container
 # PyPI: a Varlink client we did not write, and the integration test runner.
 TEST_PIP   = varlink==31.0.0 pytest
 

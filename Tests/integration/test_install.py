@@ -147,3 +147,80 @@ def test_uninstall_removes_everything_it_installed(root):
     left = [os.path.join(folder, name) for folder, _, names in os.walk(copy) for name in names]
     assert left == [], left
     shutil.rmtree(copy)
+
+
+# Runs inside the container as a oneshot unit once the socket listens; prints key=value lines.
+CONTAINER_CHECK = r"""
+say() { echo "$1=$2"; }
+say socket_before "$(systemctl is-active dmabufd.socket)"
+say service_before "$(systemctl is-active dmabufd.service)"
+say mode "$(stat -c %a /run/dmabufd/dmabufd.sock)"
+say scan "$(/opt/dmabufd/dmabufctl scan --socket /run/dmabufd/dmabufd.sock cam --json)"
+say service_after "$(systemctl is-active dmabufd.service)"
+say triggered_by "$(systemctl show -p TriggeredBy --value dmabufd.service)"
+say caps "$(grep -h -E 'CapEff|CapBnd|NoNewPrivs' /proc/$(systemctl show -p MainPID --value dmabufd.service)/status | tr -s '\t\n' '  ')"
+systemctl stop dmabufd.service
+say service_stopped "$(systemctl is-active dmabufd.service)"
+say result "$(systemctl show -p Result --value dmabufd.service) $(systemctl show -p ExecMainStatus --value dmabufd.service)"
+say log "$(journalctl -u dmabufd.service --no-pager -o cat | tr '\n' '|')"
+systemctl --no-block poweroff
+"""
+
+CHECK_UNIT = """[Unit]
+Description=dmabufd check
+Requires=dmabufd.socket
+After=dmabufd.socket
+
+[Service]
+Type=oneshot
+ExecStart=/bin/bash /results/check.sh
+StandardOutput=file:/results/out.txt
+"""
+
+
+def test_systemd_starts_it_on_the_first_connection_and_stops_it_cleanly(root):
+    """A real systemd as PID 1 (systemd-nspawn over this machine's /usr, --volatile=yes,
+    nothing persistent) with the installed units: the socket listens first, a client's
+    connection starts the service, which answers through the passed socket."""
+    work = tempfile.mkdtemp(prefix="dmabufd-nspawn-")
+    results, units, wants = (os.path.join(work, name) for name in ("results", "units", "wants"))
+    for folder in (results, units, f"{wants}/multi-user", f"{wants}/sockets"):
+        os.makedirs(folder)
+    system = installed(root, "/usr/lib/systemd/system")
+    shutil.copy(f"{system}/dmabufd.socket", units)
+    with open(f"{system}/dmabufd.service") as unit, open(f"{units}/dmabufd.service", "w") as moved:
+        # /usr is the host's and read-only in the container: the binaries come in at /opt/dmabufd.
+        moved.write(unit.read().replace("ExecStart=/usr/sbin/dmabufd", "ExecStart=/opt/dmabufd/dmabufd"))
+    with open(f"{units}/dmabufd-check.service", "w") as unit:
+        unit.write(CHECK_UNIT)
+    with open(f"{results}/check.sh", "w") as script:
+        script.write(CONTAINER_CHECK)
+    binaries = os.path.join(work, "bin")
+    os.makedirs(binaries)
+    for binary in ("usr/sbin/dmabufd", "usr/bin/dmabufctl"):
+        shutil.copy(installed(root, binary), binaries)
+    os.symlink("/etc/systemd/system/dmabufd-check.service", f"{wants}/multi-user/dmabufd-check.service")
+    os.symlink("/etc/systemd/system/dmabufd.socket", f"{wants}/sockets/dmabufd.socket")
+    etc = "/etc/systemd/system"
+    boot = subprocess.run(
+        ["systemd-nspawn", "--directory=/", "--volatile=yes", "--boot", "--register=no", "--keep-unit", "--quiet",
+         "--console=pipe", "--capability=CAP_BPF,CAP_PERFMON", "--system-call-filter=bpf",
+         f"--bind={results}:/results", f"--bind-ro={binaries}:/opt/dmabufd",
+         *(f"--bind-ro={units}/{name}:{etc}/{name}" for name in ("dmabufd.socket", "dmabufd.service",
+                                                                   "dmabufd-check.service")),
+         f"--bind-ro={wants}/multi-user:{etc}/multi-user.target.wants",
+         f"--bind-ro={wants}/sockets:{etc}/sockets.target.wants",
+         "systemd.firstboot=off"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert boot.returncode == 0, boot.stdout[-3000:] + boot.stderr[-3000:]
+    with open(f"{results}/out.txt") as out:
+        seen = dict(line.split("=", 1) for line in out.read().splitlines() if "=" in line)
+    assert (seen["socket_before"], seen["service_before"], seen["mode"]) == ("active", "inactive", "666"), seen
+    assert '"name":"cam"' in seen["scan"] and '"present":false' in seen["scan"], seen["scan"]
+    assert (seen["service_after"], seen["triggered_by"]) == ("active", "dmabufd.socket"), seen
+    assert seen["caps"].split() == ["CapEff:", "0000000000000000", "CapBnd:", "0000000000000000",
+                                    "NoNewPrivs:", "1"], seen["caps"]
+    assert (seen["service_stopped"], seen["result"]) == ("inactive", "success 0"), seen
+    assert "serving /run/dmabufd/dmabufd.sock (socket activation)" in seen["log"], seen["log"]
+    assert "Started dmabufd.service" in seen["log"], "Type=notify: started only once READY=1 came"
+    shutil.rmtree(work)
