@@ -13,7 +13,7 @@ TEST_DEBS  = util-linux varlink-go mandoc zsh fish systemd-container
 # PyPI: a Varlink client we did not write, and the integration test runner.
 TEST_PIP   = varlink==31.0.0 pytest
 
-.PHONY: stage install uninstall all build release run test test-unit test-fuzz test-host test-vm e2e demo deps test-deps clean help fuzz
+.PHONY: bench test-bench stage install uninstall all build release run test test-unit test-fuzz test-host test-vm e2e demo deps test-deps clean help fuzz
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make run     build release and start dmabufd in the foreground (socket $(SOCKET))"
 	@echo "make test    install test needs, build once, run the unit, fuzz, host and VM tiers"
 	@echo "make e2e     only the VM tier: real DMA-BUFs in a VM (udmabuf, system heap)"
+	@echo "make bench   measure passes, Scan, debugfs, fdinfo, Subscribe, memory in the VM; report in bench/results"
 	@echo "make fuzz    fuzz the protocol decoder for FUZZ_SECONDS (default 300), corpus in .build-fuzz/corpus"
 	@echo "make demo    boot the VM, make a few named buffers, show dmabufctl on them"
 	@echo "make build   debug build of dmabufd and dmabufctl"
@@ -55,7 +56,7 @@ run: release
 # its binaries (the VM shares this machine's files).
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(MAKE) test-unit test-fuzz test-host test-vm
+	$(MAKE) test-unit test-fuzz test-host test-vm test-bench
 
 e2e: test-deps
 	$(SWIFT) build
@@ -109,6 +110,14 @@ install: stage
 
 uninstall:
 	$(INSTALL_DIRS) dist/install --uninstall
+
+# The benchmark (bench/METHOD.md): release binaries, real buffers in the VM, a report in
+# bench/results. make test runs its smoke run (tiny N, debug binaries) so it cannot rot.
+bench: release
+	DMABUFD_BIN_DIR=$(CURDIR)/$(RELEASE_BIN) bench/run
+
+test-bench:
+	DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) bench/run --quick
 
 test-host:
 	DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/integration
