@@ -54,6 +54,16 @@ public actor BufferMonitor {
     private var subscriptions: [ConnectionID: Subscription] = [:]
     private var nextSubscriptionID = 0
     private var ticker: (interval: Duration, task: Task<Void, Never>)?
+    /// What the last pass told subscribers, so that a pass that changes nothing for any of
+    /// them costs one comparison, not a diff per subscriber.
+    private var published: PublishedState?
+    /// A watch set or the subscriptions changed since: the next pass tells subscribers.
+    private var subscribersStale = true
+
+    private struct PublishedState: Equatable {
+        var stats: [Watch: NameStats]
+        var records: [BufferRecord]
+    }
 
     private struct Subscription {
         let id: Int
@@ -85,6 +95,7 @@ public actor BufferMonitor {
 
     /// A closed connection's watches and subscription die with it.
     public func disconnect(_ connection: ConnectionID) {
+        subscribersStale = true
         clients.remove(connection)
         registry.drop(connection, remove: removeFromMap)
         subscriptions.removeValue(forKey: connection)?.updates.finish()
@@ -94,11 +105,13 @@ public actor BufferMonitor {
     public func watch(_ names: [Watch], by connection: ConnectionID, quota: Int) throws(MonitorError)
         -> Set<Watch>
     {
-        try mapped { try registry.watch(names, by: connection, quota: quota, insert: insertIntoMap, remove: removeFromMap) }
+        subscribersStale = true
+        return try mapped { try registry.watch(names, by: connection, quota: quota, insert: insertIntoMap, remove: removeFromMap) }
     }
 
     public func unwatch(_ names: [Watch], by connection: ConnectionID) -> Set<Watch> {
-        registry.unwatch(names, by: connection, remove: removeFromMap)
+        subscribersStale = true
+        return registry.unwatch(names, by: connection, remove: removeFromMap)
     }
 
     /// Runs (or joins) the next pass and reports the connection's watch set plus `extra`;
@@ -130,6 +143,7 @@ public actor BufferMonitor {
             of: SubscriptionUpdate.self, bufferingPolicy: .bufferingNewest(1))
         continuation.onTermination = { _ in Task { await self.unsubscribe(connection, id: id) } }
         subscriptions[connection] = Subscription(id: id, interval: interval, details: details, updates: continuation)
+        subscribersStale = true
         retime()
         schedulePass()
         return updates
@@ -197,6 +211,22 @@ public actor BufferMonitor {
                 with: outcome(of: result, for: waiter.connection, adding: waiter.held, buffers: waiter.collecting != .none))
             registry.release(waiter.held, remove: removeFromMap)
         }
+        publish(result)
+    }
+
+    /// Hands each subscriber its watch set's state, unless nothing any of them watches
+    /// changed since the last time (they would send nothing).
+    private func publish(_ result: Result<PassReport, ScannerError>) {
+        guard !subscriptions.isEmpty else { return }
+        if case .success(let report) = result {
+            let details = subscriptions.values.contains(where: \.details)
+            let state = PublishedState(
+                stats: Dictionary(uniqueKeysWithValues: registry.mapped.map { ($0, runner.stats(for: $0.key)) }),
+                records: details ? report.buffers : [])
+            defer { published = state }
+            if !subscribersStale, state == published { return }
+        }
+        subscribersStale = false
         for (connection, subscription) in subscriptions {
             subscription.updates.yield(outcome(of: result, for: connection, adding: [], buffers: subscription.details))
         }
@@ -208,7 +238,9 @@ public actor BufferMonitor {
         buffers: Bool
     ) -> SubscriptionUpdate {
         result.map { report in
-            let watches = registry.watchSet(of: connection).union(held).sorted()
+            let watches =
+                held.isEmpty
+                ? registry.sortedWatchSet(of: connection) : registry.watchSet(of: connection).union(held).sorted()
             return PassOutcome(
                 totals: report.totals, watches: watches.map { ($0, runner.stats(for: $0.key)) },
                 buffers: buffers ? report.buffers : [])

@@ -26,6 +26,9 @@ public struct WatchRegistry: Sendable {
     public let capacity: Int
     private var holders: [Watch: Int] = [:]
     private var sets: [ConnectionID: Set<Watch>] = [:]
+    /// Each set sorted, kept as the sets change: replies list watches in order, and there
+    /// are many more replies than watch changes.
+    private var sortedSets: [ConnectionID: [Watch]] = [:]
 
     public init(capacity: Int) {
         self.capacity = capacity
@@ -34,8 +37,16 @@ public struct WatchRegistry: Sendable {
     /// Names and prefixes the kernel maps hold now.
     public var mappedCount: Int { holders.count }
 
+    /// The names and prefixes themselves.
+    public var mapped: Dictionary<Watch, Int>.Keys { holders.keys }
+
     public func watchSet(of connection: ConnectionID) -> Set<Watch> {
         sets[connection] ?? []
+    }
+
+    /// `watchSet(of:)` in order.
+    public func sortedWatchSet(of connection: ConnectionID) -> [Watch] {
+        sortedSets[connection] ?? []
     }
 
     /// Adds `names` to the connection's set and returns the set as it is afterwards.
@@ -48,7 +59,7 @@ public struct WatchRegistry: Sendable {
         guard current.count + added.count <= quota else { throw WatchError.tooManyNames(limit: quota) }
         try retain(added, insert: insert, remove: remove)
         let updated = current.union(added)
-        sets[connection] = updated
+        store(updated, for: connection)
         return updated
     }
 
@@ -61,14 +72,20 @@ public struct WatchRegistry: Sendable {
         let removed = current.intersection(names)
         release(removed, remove: remove)
         let updated = current.subtracting(removed)
-        sets[connection] = updated.isEmpty ? nil : updated
+        store(updated, for: connection)
         return updated
     }
 
     /// Forgets a closed connection: its names leave the map unless someone else holds them.
     public mutating func drop(_ connection: ConnectionID, remove: (Watch) -> Void) {
         guard let set = sets.removeValue(forKey: connection) else { return }
+        sortedSets[connection] = nil
         release(set, remove: remove)
+    }
+
+    private mutating func store(_ set: Set<Watch>, for connection: ConnectionID) {
+        sets[connection] = set.isEmpty ? nil : set
+        sortedSets[connection] = set.isEmpty ? nil : set.sorted()
     }
 
     /// Holds `names` in the map for one pass on behalf of a `Scan` that asked for them
