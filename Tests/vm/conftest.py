@@ -36,6 +36,7 @@ import re
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -255,3 +256,32 @@ def assert_scan_is_truth(reply, buffers, names, prefixes=()):
 def status(daemon):
     with daemon.client() as client:
         return call(client, "Status")
+
+
+class BackgroundScans(threading.Thread):
+    """Another client scanning `names` over and over until `stop()`: it keeps passes
+    running, counts its replies in `served` and keeps any failure in `failures` (an
+    error reply, a closed connection, an exception) for the test to assert on."""
+
+    def __init__(self, daemon, names):
+        super().__init__(daemon=True)
+        self.socket, self.names = daemon.socket, names
+        self.stopping = threading.Event()
+        self.served = 0
+        self.failures = []
+
+    def run(self):
+        try:
+            with RawClient(self.socket) as other:
+                while not self.stopping.is_set():
+                    reply = other.call(MONITOR + "Scan", {"names": self.names})
+                    if reply is None or "error" in reply:
+                        self.failures.append(reply)
+                        return
+                    self.served += 1
+        except Exception as error:  # reported by the test
+            self.failures.append(repr(error))
+
+    def stop(self):
+        self.stopping.set()
+        self.join(timeout=60)

@@ -1,7 +1,6 @@
 """Buffers change between passes: renames move matches, frees vanish, and a Scan is always fresh."""
-import threading
 
-from conftest import PAGE_SIZE, RawClient, assert_scan_is_truth, call, expected_matches, scan
+from conftest import PAGE_SIZE, BackgroundScans, assert_scan_is_truth, call, expected_matches, scan
 
 
 def test_rename_between_two_scans_moves_the_match(daemon, buffers):
@@ -43,25 +42,9 @@ def test_a_freed_buffer_vanishes_on_the_next_pass(daemon, buffers):
 def test_a_pass_started_after_a_change_always_sees_it(daemon, buffers):
     """Change, then Scan at once, many times, while another client keeps passes running so
     that most of these Scans arrive during a pass and must wait for the next one."""
-    stop = threading.Event()
-    failures = []
-    background_passes = [0]
-
-    def keep_scanning():
-        try:
-            with RawClient(daemon.socket) as other:
-                while not stop.is_set():
-                    reply = other.call("io.dmabufd.Monitor.Scan", {"names": ["fresh-a"]})
-                    if reply is None or "error" in reply:
-                        failures.append(reply)
-                        return
-                    background_passes[0] += 1
-        except Exception as error:  # reported by the main thread
-            failures.append(repr(error))
-
     names = ["fresh-a", "fresh-b"]
-    runner = threading.Thread(target=keep_scanning, daemon=True)
-    runner.start()
+    background = BackgroundScans(daemon, ["fresh-a"])
+    background.start()
     try:
         with daemon.client() as client:
             call(client, "Watch", {"names": names})
@@ -95,7 +78,6 @@ def test_a_pass_started_after_a_change_always_sees_it(daemon, buffers):
                     assert reply["scan"]["id"] > last_id, (round_, step)
                     last_id = reply["scan"]["id"]
     finally:
-        stop.set()
-        runner.join(timeout=60)
-    assert not failures, failures
-    assert background_passes[0] > 0
+        background.stop()
+    assert not background.failures, background.failures
+    assert background.served > 0

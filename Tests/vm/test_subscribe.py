@@ -5,7 +5,7 @@ import socket
 import threading
 import time
 
-from conftest import PAGE_SIZE, RawClient, call, expected_matches
+from conftest import PAGE_SIZE, BackgroundScans, call, expected_matches
 
 INTERVAL = 0.25  # seconds: passes under TCG take milliseconds, so this leaves slack
 
@@ -92,7 +92,7 @@ def test_a_subscriber_that_stops_reading_costs_no_memory(daemon, buffers):
     every 20 ms makes every pass news. Unpaced, 10 s of passes every 100 ms would queue
     ~10 MB for a reader that does not read; paced, the service holds one reply."""
     ids = buffers.create("stall-0", PAGE_SIZE, "udmabuf", count=1000)
-    stop, failures, served = threading.Event(), [], [0]
+    stop = threading.Event()
 
     def keep_renaming():
         turn = 0
@@ -101,21 +101,12 @@ def test_a_subscriber_that_stops_reading_costs_no_memory(daemon, buffers):
             buffers.rename(ids[turn % len(ids)], f"stall-{turn % 7}")
             time.sleep(0.02)
 
-    def keep_scanning():
-        with RawClient(daemon.socket) as other:
-            while not stop.is_set():
-                reply = other.call("io.dmabufd.Monitor.Scan", {"names": ["stall-1"]})
-                if reply is None or "error" in reply:
-                    failures.append(reply)
-                    return
-                served[0] += 1
-
     with daemon.client() as stalled:
         call(stalled, "Watch", {"names": [], "prefixes": ["stall-"]})
         subscribe(stalled, interval_msec=100, details=True)
-        workers = [threading.Thread(target=keep_renaming), threading.Thread(target=keep_scanning)]
-        for worker in workers:
-            worker.start()
+        renamer, other = threading.Thread(target=keep_renaming), BackgroundScans(daemon, ["stall-1"])
+        renamer.start()
+        other.start()
         try:
             time.sleep(2)  # warm: the service's buffers for a 100 KB reply are allocated
             before = rss_kib(daemon.process.pid)
@@ -123,10 +114,10 @@ def test_a_subscriber_that_stops_reading_costs_no_memory(daemon, buffers):
             after = rss_kib(daemon.process.pid)
         finally:
             stop.set()
-            for worker in workers:
-                worker.join()
-        assert not failures, failures
-        assert served[0] >= 10, f"the other client was served only {served[0]} times in 12 s"
+            renamer.join()
+            other.stop()
+        assert not other.failures, other.failures
+        assert other.served >= 10, f"the other client was served only {other.served} times in 12 s"
         assert after - before < 4096, f"RSS grew from {before} KiB to {after} KiB while a subscriber did not read"
 
         # Reading again, it gets what was sent before it stopped, then the state as it is now.
