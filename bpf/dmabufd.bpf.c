@@ -44,6 +44,16 @@ struct {
 	__type(value, struct dmabufd_slot_stats);
 } stats SEC(".maps");
 
+/* Totals per exporter ("system", "udmabuf", a GPU driver): the exporter's name,
+ * zero-padded to 32 bytes -> its count and bytes in the pass that last saw it.
+ * Userspace reads the current pass's entries and deletes the others. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DMABUFD_MAX_EXPORTERS);
+	__type(key, char[DMABUFD_NAME_LEN]);
+	__type(value, struct dmabufd_exporter_stats);
+} exporters SEC(".maps");
+
 /* Records of the buffers collect_buffers asks for; size set at open. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -95,6 +105,33 @@ static __always_inline void count_slot(__u32 *slot, __u64 size, __u64 pass)
 	st->count += 1;
 	st->bytes += size;
 	globals.buffer_matched = 1;
+}
+
+/* Adds one buffer to its exporter's totals. */
+static __always_inline void count_exporter(struct dma_buf *buf, __u64 size, __u64 pass)
+{
+	struct dmabufd_exporter_stats *st, fresh = { .pass_id = pass };
+	char key[DMABUFD_NAME_LEN] = {};
+	const char *exporter = BPF_CORE_READ(buf, exp_name);
+
+	if (exporter)
+		bpf_probe_read_kernel_str(key, sizeof(key), exporter);
+	st = bpf_map_lookup_elem(&exporters, key);
+	if (!st) {
+		/* Fails only when the map is full: that exporter goes uncounted. */
+		if (bpf_map_update_elem(&exporters, key, &fresh, BPF_NOEXIST))
+			return;
+		st = bpf_map_lookup_elem(&exporters, key);
+		if (!st)
+			return;
+	}
+	if (st->pass_id != pass) {
+		st->pass_id = pass;
+		st->count = 0;
+		st->bytes = 0;
+	}
+	st->count += 1;
+	st->bytes += size;
 }
 
 /* One buffer's walk over the prefixes of its name. */
@@ -152,6 +189,7 @@ int dmabufd_pass(void *ctx)
 
 		buffers += 1;
 		bytes += size;
+		count_exporter(buf, size, pass);
 		globals.buffer_matched = 0;
 		if (name[0]) {
 			count_slot(bpf_map_lookup_elem(&watched, name), size, pass);

@@ -18,6 +18,17 @@ struct dmabufd_slot_stats {
 	__u64 bytes;
 };
 
+/* Exporters the "exporters" map counts in one pass; buffers of any more are
+ * counted in the host totals only (userspace sees the sums differ). */
+#define DMABUFD_MAX_EXPORTERS 256
+
+/* One exporter's totals in the "exporters" hash map, reset lazily like a slot. */
+struct dmabufd_exporter_stats {
+	__u64 pass_id;
+	__u64 count;
+	__u64 bytes;
+};
+
 /* One buffer, as sent through the "records" ring buffer. name and exporter
  * are NUL-padded; an all-zero name means the buffer is unnamed. */
 struct dmabufd_record {

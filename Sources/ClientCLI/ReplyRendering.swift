@@ -52,3 +52,12 @@ func decoded<T>(_ body: () throws(VarlinkError) -> T) throws -> T {
         throw CLIFailure(message: "cannot read dmabufd's reply: \(error)", exitCode: .protocolError)
     }
 }
+
+/// The host's buffers by exporter, then the line about the pass that counted them.
+func exporterTable(_ scan: ScanInfo) -> String {
+    var table = Table([("EXPORTER", .left), ("COUNT", .right), ("BYTES", .right), ("SIZE", .right)])
+    for exporter in scan.exporters ?? [] {
+        table.append([printable(exporter.name), String(exporter.count), String(exporter.bytes), humanBytes(exporter.bytes)])
+    }
+    return (scan.exporters ?? []).isEmpty ? summary(scan) : table.render() + "\n" + summary(scan)
+}

@@ -4,7 +4,13 @@ import DmabufProtocol
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the service's version, kernel and load.")
+        abstract: "Show the service's version, kernel and load, and the host's buffers by exporter.",
+        discussion: """
+            The exporter table comes from a fresh pass: every exporter on the host (a GPU \
+            driver, "system", "udmabuf"), with its buffers and their total size. With --json, \
+            only the Status reply is printed; `dmabufctl scan --json` has the exporters under \
+            scan.exporters.
+            """)
 
     @OptionGroup var options: ConnectionOptions
 
@@ -24,6 +30,10 @@ struct StatusCommand: ParsableCommand {
             if let entries = status.mapEntries, entries != status.watched {
                 print("warning:   the kernel maps hold \(entries) entries, not \(status.watched)")
             }
+            let pass = try options.call(connection, MonitorInterface.Method.scan.call())
+            let scan = try decoded { () throws(VarlinkError) in try ScanReply(parameters: pass) }
+            print("")
+            print(exporterTable(scan.scan))
         }
     }
 }

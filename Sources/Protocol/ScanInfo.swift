@@ -11,15 +11,21 @@ public struct ScanInfo: Sendable, Equatable {
     public var bytes: Int
     /// Buffers whose details did not fit in the ring buffer; nil when none.
     public var detailsDropped: Int?
+    /// Every exporter the pass saw, by name; nil from a service that does not say.
+    public var exporters: [Exporter]?
 
     /// A `detailsDropped` of 0 is stored as nil: the field is absent when nothing was dropped.
-    public init(id: Int, startedUsec: Int, durationNsec: Int, buffers: Int, bytes: Int, detailsDropped: Int? = nil) {
+    public init(
+        id: Int, startedUsec: Int, durationNsec: Int, buffers: Int, bytes: Int, detailsDropped: Int? = nil,
+        exporters: [Exporter]? = nil
+    ) {
         self.id = id
         self.startedUsec = startedUsec
         self.durationNsec = durationNsec
         self.buffers = buffers
         self.bytes = bytes
         self.detailsDropped = detailsDropped == 0 ? nil : detailsDropped
+        self.exporters = exporters
     }
 }
 
@@ -30,10 +36,15 @@ extension ScanInfo {
         self.init(
             id: try reader.int("id"), startedUsec: try reader.int("started_usec"),
             durationNsec: try reader.int("duration_nsec"), buffers: try reader.int("buffers"),
-            bytes: try reader.int("bytes"), detailsDropped: try reader.optionalInt("details_dropped"))
+            bytes: try reader.int("bytes"), detailsDropped: try reader.optionalInt("details_dropped"),
+            exporters: try reader.optional("exporters") { value, path throws(VarlinkError) in
+                try ParameterReader.array(value, at: path) { element, path throws(VarlinkError) in
+                    try Exporter(json: element, at: path)
+                }
+            })
     }
 
-    /// `details_dropped` is left out when nil.
+    /// `details_dropped` and `exporters` are left out when nil.
     public var json: JSON {
         var fields: [String: JSON] = [
             "id": .integer(Int64(id)), "started_usec": .integer(Int64(startedUsec)),
@@ -41,6 +52,7 @@ extension ScanInfo {
             "bytes": .integer(Int64(bytes)),
         ]
         if let detailsDropped { fields["details_dropped"] = .integer(Int64(detailsDropped)) }
+        if let exporters { fields["exporters"] = .array(exporters.map(\.json)) }
         return .object(fields)
     }
 }

@@ -114,7 +114,8 @@ public final class DmabufProgram: PassRunner {
         completedPasses += 1
         let totals = PassTotals(
             id: completedPasses, startedUsec: started, durationNsec: duration,
-            buffers: finished.buffers, bytes: finished.bytes, recordsDropped: finished.records_dropped)
+            buffers: finished.buffers, bytes: finished.bytes, recordsDropped: finished.records_dropped,
+            exporters: exporterTotals())
         return PassReport(totals: totals, buffers: buffers)
     }
 
@@ -123,6 +124,32 @@ public final class DmabufProgram: PassRunner {
         let s = slots[Int(slot)]
         guard s.pass_id == completedStamp else { return .zero }
         return NameStats(count: s.count, bytes: s.bytes)
+    }
+
+    /// The "exporters" entries of the run that just completed, by name; the entries of
+    /// exporters it did not see (all their buffers gone) are deleted, so the map never
+    /// fills with the dead.
+    private func exporterTotals() -> [ExporterTotals] {
+        let fd = loaded.exportersFD
+        var totals: [ExporterTotals] = []
+        var stale: [[UInt8]] = []
+        var key = [UInt8](repeating: 0, count: Int(DMABUFD_NAME_LEN))
+        var next = key
+        var value = dmabufd_exporter_stats()
+        var err = bpf_map_get_next_key(fd, nil, &next)
+        while err == 0 {
+            key = next
+            if bpf_map_lookup_elem(fd, &key, &value) == 0 {
+                if value.pass_id == runStamp {
+                    totals.append(ExporterTotals(name: Array(key.prefix { $0 != 0 }), count: value.count, bytes: value.bytes))
+                } else {
+                    stale.append(key)
+                }
+            }
+            err = bpf_map_get_next_key(fd, &key, &next)
+        }
+        for var key in stale { bpf_map_delete_elem(fd, &key) }
+        return totals.sorted { $0.name.lexicographicallyPrecedes($1.name) }
     }
 
     public func mapEntryCount() -> Int {

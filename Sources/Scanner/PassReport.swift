@@ -11,10 +11,12 @@ public struct PassTotals: Sendable, Equatable {
     public var bytes: UInt64
     /// Records lost because the ring buffer was full (only when buffers were collected).
     public var recordsDropped: UInt64
+    /// Every exporter the pass saw, by name bytes, with its buffers and their total size.
+    public var exporters: [ExporterTotals]
 
     public init(
         id: UInt64, startedUsec: Int64, durationNsec: Int64, buffers: UInt64, bytes: UInt64,
-        recordsDropped: UInt64
+        recordsDropped: UInt64, exporters: [ExporterTotals] = []
     ) {
         self.id = id
         self.startedUsec = startedUsec
@@ -22,6 +24,21 @@ public struct PassTotals: Sendable, Equatable {
         self.buffers = buffers
         self.bytes = bytes
         self.recordsDropped = recordsDropped
+        self.exporters = exporters
+    }
+}
+
+/// One exporter's buffers in one pass ("system", "udmabuf", a GPU driver).
+public struct ExporterTotals: Sendable, Equatable {
+    /// The exporter's name as the kernel holds it (at most 31 bytes; empty if it has none).
+    public var name: [UInt8]
+    public var count: UInt64
+    public var bytes: UInt64
+
+    public init(name: [UInt8], count: UInt64, bytes: UInt64) {
+        self.name = name
+        self.count = count
+        self.bytes = bytes
     }
 }
 

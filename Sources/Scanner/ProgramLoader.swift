@@ -12,6 +12,7 @@ struct LoadedProgram {
     let programFD: Int32
     let watchedFD: Int32
     let prefixesFD: Int32
+    let exportersFD: Int32
     /// The .bss map, mmapped: libbpf 1.1's bpf_map__initial_value still points
     /// at its private pre-load copy after bpf_object__load (only the skeleton
     /// loader remaps it), so we map the map's fd ourselves.
@@ -69,6 +70,7 @@ enum ProgramLoader {
         let prefixes = try map(object, "prefixes")
         let stats = try map(object, "stats")
         let records = try map(object, "records")
+        let exporters = try map(object, "exporters")
         let bss = try map(object, ".bss")
         for (map, size) in [(watched, capacity), (prefixes, capacity), (stats, capacity), (records, ringBytes)] {
             let err = bpf_map__set_max_entries(map, UInt32(size))
@@ -92,7 +94,7 @@ enum ProgramLoader {
                 fd: bpf_map__fd(stats), bytes: capacity * MemoryLayout<dmabufd_slot_stats>.stride, what: "stats")
             return LoadedProgram(
                 object: object, programFD: bpf_program__fd(program), watchedFD: bpf_map__fd(watched),
-                prefixesFD: bpf_map__fd(prefixes),
+                prefixesFD: bpf_map__fd(prefixes), exportersFD: bpf_map__fd(exporters),
                 globals: globalsMap, stats: statsMap, recordsFD: bpf_map__fd(records))
         } catch {
             globalsMap.unmap()

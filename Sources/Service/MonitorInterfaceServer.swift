@@ -178,7 +178,10 @@ extension ScanInfo {
         self.init(
             id: Int(totals.id), startedUsec: Int(totals.startedUsec), durationNsec: Int(totals.durationNsec),
             buffers: Int(totals.buffers), bytes: Int(totals.bytes),
-            detailsDropped: detailed && totals.recordsDropped > 0 ? Int(totals.recordsDropped) : nil)
+            detailsDropped: detailed && totals.recordsDropped > 0 ? Int(totals.recordsDropped) : nil,
+            exporters: totals.exporters.map {
+                Exporter(name: Buffer.kernelString($0.name), count: Int($0.count), bytes: Int($0.bytes))
+            })
     }
 }
 

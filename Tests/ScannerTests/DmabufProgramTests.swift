@@ -36,6 +36,7 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
             #expect(pass.totals.recordsDropped == 0)
             #expect(pass.totals.durationNsec > 0)
             #expect(pass.buffers.isEmpty)
+            #expect(pass.totals.exporters.isEmpty, "no exporter on a host without buffers")
         }
         #expect(second.totals.startedUsec >= first.totals.startedUsec)
         #expect(first.totals.startedUsec > 1_600_000_000_000_000)  // after 2020: CLOCK_REALTIME in µs
