@@ -21,7 +21,8 @@ passes), test_list (List = bufinfo = fixture), test_unprivileged (nobody), test_
 test_prefixes (nested prefix watches), test_details (per-buffer details, a full ring),
 test_startup (the first moments of a fresh service), test_subscribe (the exact reply
 sequence of a stream, details, a subscriber that stops reading), test_follow (`dmabufctl
-watch --follow` as NDJSON, on a terminal, and stopped).
+watch --follow` as NDJSON, on a terminal, and stopped), test_exporters (per-exporter
+totals in every pass, and in `dmabufctl status`).
 
 The session fails at once (never skips) when it is not root, when either buffer device is
 missing, when debugfs bufinfo cannot be read, or when the kernel lacks the iterator: a
