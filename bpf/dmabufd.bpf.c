@@ -51,7 +51,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DMABUFD_MAX_EXPORTERS);
 	__type(key, char[DMABUFD_NAME_LEN]);
-	__type(value, struct dmabufd_exporter_stats);
+	__type(value, struct dmabufd_slot_stats);
 } exporters SEC(".maps");
 
 /* Records of the buffers collect_buffers asks for; size set at open. */
@@ -84,6 +84,19 @@ static __always_inline int send_record(struct dma_buf *buf, __u64 size, const ch
 	return 0;
 }
 
+/* Adds one buffer to totals. Lazy refresh: totals last touched by an older pass
+ * start over, so nothing has to clear them before a pass. */
+static __always_inline void add_buffer(struct dmabufd_slot_stats *st, __u64 size, __u64 pass)
+{
+	if (st->pass_id != pass) {
+		st->pass_id = pass;
+		st->count = 0;
+		st->bytes = 0;
+	}
+	st->count += 1;
+	st->bytes += size;
+}
+
 /* Adds one buffer to a slot found in "watched" or "prefixes" (NULL: none). */
 static __always_inline void count_slot(__u32 *slot, __u64 size, __u64 pass)
 {
@@ -96,21 +109,14 @@ static __always_inline void count_slot(__u32 *slot, __u64 size, __u64 pass)
 	st = bpf_map_lookup_elem(&stats, &idx);
 	if (!st)
 		return;
-	/* Lazy refresh: a slot last touched by an older pass starts over. */
-	if (st->pass_id != pass) {
-		st->pass_id = pass;
-		st->count = 0;
-		st->bytes = 0;
-	}
-	st->count += 1;
-	st->bytes += size;
+	add_buffer(st, size, pass);
 	globals.buffer_matched = 1;
 }
 
 /* Adds one buffer to its exporter's totals. */
 static __always_inline void count_exporter(struct dma_buf *buf, __u64 size, __u64 pass)
 {
-	struct dmabufd_exporter_stats *st, fresh = { .pass_id = pass };
+	struct dmabufd_slot_stats *st, fresh = { .pass_id = pass };
 	char key[DMABUFD_NAME_LEN] = {};
 	const char *exporter = BPF_CORE_READ(buf, exp_name);
 
@@ -125,13 +131,7 @@ static __always_inline void count_exporter(struct dma_buf *buf, __u64 size, __u6
 		if (!st)
 			return;
 	}
-	if (st->pass_id != pass) {
-		st->pass_id = pass;
-		st->count = 0;
-		st->bytes = 0;
-	}
-	st->count += 1;
-	st->bytes += size;
+	add_buffer(st, size, pass);
 }
 
 /* One buffer's walk over the prefixes of its name. */

@@ -9,9 +9,9 @@
 /* The kernel keeps at most 31 name bytes plus a NUL (DMA_BUF_NAME_LEN). */
 #define DMABUFD_NAME_LEN 32
 
-/* One watched name's or prefix's result, in the mmapable "stats" array at its slot.
- * The program resets count/bytes lazily: when pass_id is not the current pass,
- * the slot holds an older pass's numbers and counts as zero. */
+/* One watched name's or prefix's result, in the mmapable "stats" array at its slot,
+ * and one exporter's in the "exporters" map. The program resets count/bytes lazily:
+ * when pass_id is not the current pass, they are an older pass's and count as zero. */
 struct dmabufd_slot_stats {
 	__u64 pass_id;
 	__u64 count;
@@ -21,13 +21,6 @@ struct dmabufd_slot_stats {
 /* Exporters the "exporters" map counts in one pass; buffers of any more are
  * counted in the host totals only (userspace sees the sums differ). */
 #define DMABUFD_MAX_EXPORTERS 256
-
-/* One exporter's totals in the "exporters" hash map, reset lazily like a slot. */
-struct dmabufd_exporter_stats {
-	__u64 pass_id;
-	__u64 count;
-	__u64 bytes;
-};
 
 /* One buffer, as sent through the "records" ring buffer. name and exporter
  * are NUL-padded; an all-zero name means the buffer is unnamed. */

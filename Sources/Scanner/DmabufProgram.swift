@@ -135,7 +135,7 @@ public final class DmabufProgram: PassRunner {
         var stale: [[UInt8]] = []
         var key = [UInt8](repeating: 0, count: Int(DMABUFD_NAME_LEN))
         var next = key
-        var value = dmabufd_exporter_stats()
+        var value = dmabufd_slot_stats()
         var err = bpf_map_get_next_key(fd, nil, &next)
         while err == 0 {
             key = next
