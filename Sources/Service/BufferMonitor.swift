@@ -201,7 +201,7 @@ public actor BufferMonitor {
         let batch = waiting
         waiting = []
         passScheduled = false
-        let subscribed = subscriptions.values.contains(where: \.details) ? BufferCollection.matched : .none
+        let subscribed = subscribersWantDetails ? BufferCollection.matched : .none
         let result = Result { () throws(ScannerError) in
             try runner.runPass(collecting: batch.map(\.collecting).reduce(subscribed, max))
         }
@@ -214,15 +214,16 @@ public actor BufferMonitor {
         publish(result)
     }
 
+    private var subscribersWantDetails: Bool { subscriptions.values.contains(where: \.details) }
+
     /// Hands each subscriber its watch set's state, unless nothing any of them watches
     /// changed since the last time (they would send nothing).
     private func publish(_ result: Result<PassReport, ScannerError>) {
         guard !subscriptions.isEmpty else { return }
         if case .success(let report) = result {
-            let details = subscriptions.values.contains(where: \.details)
             let state = PublishedState(
                 stats: Dictionary(uniqueKeysWithValues: registry.mapped.map { ($0, runner.stats(for: $0.key)) }),
-                records: details ? report.buffers : [])
+                records: subscribersWantDetails ? report.buffers : [])
             defer { published = state }
             if !subscribersStale, state == published { return }
         }
