@@ -11,7 +11,11 @@ RELEASE_BIN  = .build/release
 BUILD_DEBS = libbpf-dev libelf-dev zlib1g-dev libjansson-dev pkg-config
 TEST_DEBS  = util-linux varlink-go mandoc zsh fish systemd-container
 # PyPI: a Varlink client we did not write, and the integration test runner.
-TEST_PIP   = varlink==31.0.0 pytest
+TEST_PIP   = varlink==31.0.0 pytest prometheus-client==0.26.0
+
+# promtool checks the metrics text. It is unpacked from Debian's prometheus package, so
+# the Prometheus server is never installed.
+PROMTOOL = .build-tools/prometheus/usr/bin/promtool
 
 .PHONY: bench test-bench stage install uninstall all build release run test test-unit test-fuzz test-host test-vm e2e demo deps test-deps clean help fuzz
 
@@ -36,12 +40,18 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-test-deps: deps
+test-deps: deps $(PROMTOOL)
 	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	@$(PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore $(TEST_PIP)
+
+$(PROMTOOL):
+	rm -rf .build-tools/prometheus && mkdir -p .build-tools/prometheus
+	cd .build-tools && { apt-get download prometheus 2>/dev/null || { apt-get update -qq && apt-get download prometheus; }; }
+	dpkg-deb -x .build-tools/prometheus_*.deb .build-tools/prometheus && rm .build-tools/prometheus_*.deb
+	$@ --version >/dev/null
 
 build: deps
 	$(SWIFT) build
@@ -120,11 +130,12 @@ test-bench:
 	DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) bench/run --quick
 
 test-host:
-	DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/integration
+	DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) PROMTOOL=$(CURDIR)/$(PROMTOOL) $(PYTHON) -m pytest -q Tests/integration
 
 # The guest mounts this folder read-only: no pytest cache, no bytecode.
 test-vm:
-	vm/run --timeout 1800 -- env DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) PYTHONDONTWRITEBYTECODE=1 \
+	vm/run --timeout 1800 -- env DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) PROMTOOL=$(CURDIR)/$(PROMTOOL) \
+		PYTHONDONTWRITEBYTECODE=1 \
 		$(PYTHON) -m pytest -q -p no:cacheprovider Tests/vm
 
 clean:

@@ -73,6 +73,7 @@ struct VarlinkCertification: AsyncParsableCommand {
             url: "https://varlink.org", interfaces: [CertificationInterfaceServer()])
         let server = VarlinkServer(
             listener, dispatcher: dispatcher, limits: ConnectionLimits(), connectionsPerUID: { _ in nil },
+            counters: ServiceCounters(),
             group: MultiThreadedEventLoopGroup.singleton, notifier: ServiceManagerNotifier(), logger: logger)
         let group = ServiceGroup(
             services: [server], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)

@@ -9,6 +9,7 @@ import Glibc
 extension ExitCode {
     static let invalidInput = ExitCode(65)
     static let serviceUnavailable = ExitCode(69)
+    static let cannotCreate = ExitCode(73)
     static let atLimit = ExitCode(75)
     static let protocolError = ExitCode(76)
     static let permissionDenied = ExitCode(77)

@@ -17,6 +17,7 @@ struct Dmabufctl: ParsableCommand {
               dmabufctl watch camera-0 --follow  a live table; Ctrl-C ends it (exit code 0)
               dmabufctl list                     every buffer (root only by default)
               dmabufctl status --json            the service's state, for scripts
+              dmabufctl metrics                  Prometheus metrics (root only by default)
 
             Exit codes:
               0   success
@@ -24,6 +25,7 @@ struct Dmabufctl: ParsableCommand {
               65  invalid input: a name the kernel cannot hold, a refused parameter
               69  dmabufd is not running (no socket, or nobody answers on it), or it
                   stopped during watch --follow
+              73  metrics --output: the file cannot be written
               75  the service is at a limit (capacity or quota); try fewer names. Or, for
                   watch --follow, its output was not read for too long (SubscriberStalled)
               76  the service answered something dmabufctl cannot read
@@ -31,5 +33,5 @@ struct Dmabufctl: ParsableCommand {
               1   any other failure
             """,
         version: ProductVersion.string,
-        subcommands: [ScanCommand.self, WatchCommand.self, ListCommand.self, StatusCommand.self, InfoCommand.self])
+        subcommands: [ScanCommand.self, WatchCommand.self, ListCommand.self, StatusCommand.self, MetricsCommand.self, InfoCommand.self])
 }

@@ -19,6 +19,15 @@ extension Exporter {
         self.init(name: try reader.string("name"), count: try reader.int("count"), bytes: try reader.int("bytes"))
     }
 
+    /// Reads the optional `?[]Exporter` field `field`.
+    static func list(_ reader: ParameterReader, _ field: String) throws(VarlinkError) -> [Exporter]? {
+        try reader.optional(field) { value, path throws(VarlinkError) in
+            try ParameterReader.array(value, at: path) { element, path throws(VarlinkError) in
+                try Exporter(json: element, at: path)
+            }
+        }
+    }
+
     public var json: JSON {
         .object(["name": .string(name), "count": .integer(Int64(count)), "bytes": .integer(Int64(bytes))])
     }

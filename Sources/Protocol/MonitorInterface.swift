@@ -29,6 +29,7 @@ public enum MonitorInterface {
         case subscribe = "Subscribe"
         case list = "List"
         case status = "Status"
+        case metrics = "Metrics"
 
         /// `io.dmabufd.Monitor.Scan`.
         public var qualifiedName: String { MonitorInterface.method(rawValue) }

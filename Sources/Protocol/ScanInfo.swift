@@ -37,11 +37,7 @@ extension ScanInfo {
             id: try reader.int("id"), startedUsec: try reader.int("started_usec"),
             durationNsec: try reader.int("duration_nsec"), buffers: try reader.int("buffers"),
             bytes: try reader.int("bytes"), detailsDropped: try reader.optionalInt("details_dropped"),
-            exporters: try reader.optional("exporters") { value, path throws(VarlinkError) in
-                try ParameterReader.array(value, at: path) { element, path throws(VarlinkError) in
-                    try Exporter(json: element, at: path)
-                }
-            })
+            exporters: try Exporter.list(reader, "exporters"))
     }
 
     /// `details_dropped` and `exporters` are left out when nil.

@@ -14,9 +14,12 @@ public struct StatusReply: Sendable, Equatable {
     public var scans: Int
     /// Names and prefixes the kernel maps hold, counted in the maps themselves.
     public var mapEntries: Int?
+    /// The latest pass's exporters; nil before the first pass (or from a service that does not say).
+    public var exporters: [Exporter]?
 
     public init(
-        version: String, kernel: String, clients: Int, watched: Int, capacity: Int, scans: Int, mapEntries: Int? = nil
+        version: String, kernel: String, clients: Int, watched: Int, capacity: Int, scans: Int, mapEntries: Int? = nil,
+        exporters: [Exporter]? = nil
     ) {
         self.version = version
         self.kernel = kernel
@@ -25,6 +28,7 @@ public struct StatusReply: Sendable, Equatable {
         self.capacity = capacity
         self.scans = scans
         self.mapEntries = mapEntries
+        self.exporters = exporters
     }
 
     /// Reads a reply's parameters; fields it does not know are ignored.
@@ -34,10 +38,11 @@ public struct StatusReply: Sendable, Equatable {
             version: try reader.string("version"), kernel: try reader.string("kernel"),
             clients: try reader.int("clients"), watched: try reader.int("watched"),
             capacity: try reader.int("capacity"), scans: try reader.int("scans"),
-            mapEntries: try reader.optionalInt("map_entries"))
+            mapEntries: try reader.optionalInt("map_entries"),
+            exporters: try Exporter.list(reader, "exporters"))
     }
 
-    /// `map_entries` is left out when nil.
+    /// `map_entries` and `exporters` are left out when nil.
     public var parameters: [String: JSON] {
         var parameters: [String: JSON] = [
             "version": .string(version), "kernel": .string(kernel), "clients": .integer(Int64(clients)),
@@ -45,6 +50,7 @@ public struct StatusReply: Sendable, Equatable {
             "scans": .integer(Int64(scans)),
         ]
         if let mapEntries { parameters["map_entries"] = .integer(Int64(mapEntries)) }
+        if let exporters { parameters["exporters"] = .array(exporters.map(\.json)) }
         return parameters
     }
 }

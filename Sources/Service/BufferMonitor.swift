@@ -32,6 +32,20 @@ public struct MonitorStatus: Sendable {
     public var capacity: Int
     public var passes: Int
     public var mapEntries: Int
+    /// The latest pass's exporters; nil before the first pass.
+    public var exporters: [ExporterTotals]?
+}
+
+/// What the monitor tells a metrics scrape: the passes so far, the latest one, and every
+/// watched name as it saw them.
+public struct MonitorMetrics: Sendable {
+    public var latest: PassStatistics.LatestPass
+    public var statistics: PassStatistics
+    /// Every name and prefix in the kernel map, sorted, with its stats.
+    public var watches: [(watch: Watch, stats: NameStats)]
+    public var capacity: Int
+    public var clients: Int
+    public var subscribers: Int
 }
 
 /// The one owner of the BPF program and of who watches what. Every map write and every
@@ -50,7 +64,7 @@ public actor BufferMonitor {
     private var clients: Set<ConnectionID> = []
     private var waiting: [Waiter] = []
     private var passScheduled = false
-    private var passes = 0
+    private var statistics = PassStatistics()
     private var subscriptions: [ConnectionID: Subscription] = [:]
     private var nextSubscriptionID = 0
     private var ticker: (interval: Duration, task: Task<Void, Never>)?
@@ -176,8 +190,21 @@ public actor BufferMonitor {
 
     public func status() -> MonitorStatus {
         MonitorStatus(
-            clients: clients.count, watched: registry.mappedCount, capacity: registry.capacity, passes: passes,
-            mapEntries: runner.mapEntryCount())
+            clients: clients.count, watched: registry.mappedCount, capacity: registry.capacity,
+            passes: statistics.passes, mapEntries: runner.mapEntryCount(), exporters: statistics.latest?.totals.exporters)
+    }
+
+    /// The metrics as of the latest pass if it started less than `maxAge` ago, else as of
+    /// a new one (joined if one is about to start). Scrapes alone therefore start at most
+    /// one pass per `maxAge`, however often they come.
+    public func metrics(maxAge: Duration) async throws -> MonitorMetrics {
+        if !statistics.isFresh(within: maxAge, at: .now) {
+            _ = try await nextPass(connection: .service, held: [], collecting: .none)
+        }
+        guard let latest = statistics.latest else { preconditionFailure("a pass succeeded, yet none is recorded") }
+        return MonitorMetrics(
+            latest: latest, statistics: statistics, watches: registry.mapped.sorted().map { ($0, runner.stats(for: $0.key)) },
+            capacity: registry.capacity, clients: clients.count, subscribers: subscriptions.count)
     }
 
     private func nextPass(connection: ConnectionID, held: Set<Watch>, collecting: BufferCollection) async throws
@@ -202,10 +229,11 @@ public actor BufferMonitor {
         waiting = []
         passScheduled = false
         let subscribed = subscribersWantDetails ? BufferCollection.matched : .none
+        let started = ContinuousClock.now
         let result = Result { () throws(ScannerError) in
             try runner.runPass(collecting: batch.map(\.collecting).reduce(subscribed, max))
         }
-        if case .success = result { passes += 1 }
+        statistics.record(result, started: started)
         for waiter in batch {
             waiter.continuation.resume(
                 with: outcome(of: result, for: waiter.connection, adding: waiter.held, buffers: waiter.collecting != .none))

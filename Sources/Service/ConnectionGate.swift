@@ -17,13 +17,25 @@ final class ConnectionGate: Sendable {
         self.maxConnections = maxConnections
     }
 
-    /// Why a connection was turned away, for the log; nil when it was admitted (and counted).
+    /// Why a connection was turned away: the limit, and what to log.
+    struct Refusal: CustomStringConvertible {
+        let denial: Denial
+        let description: String
+    }
+
+    /// Why a connection was turned away; nil when it was admitted (and counted).
     /// - Parameter perUID: the most connections this peer's uid may hold; nil for no limit.
-    func admit(_ peer: PeerCredentials, perUID: Int?) -> String? {
+    func admit(_ peer: PeerCredentials, perUID: Int?) -> Refusal? {
         counts.withLock { counts in
-            if counts.total >= maxConnections { return "\(maxConnections) connections are open (--max-connections)" }
+            if counts.total >= maxConnections {
+                return Refusal(
+                    denial: .maxConnections, description: "\(maxConnections) connections are open (--max-connections)")
+            }
             let mine = counts.byUID[peer.uid, default: 0]
-            if let perUID, mine >= perUID { return "uid \(peer.uid) holds \(mine) connections, its policy's limit" }
+            if let perUID, mine >= perUID {
+                return Refusal(
+                    denial: .uidConnections, description: "uid \(peer.uid) holds \(mine) connections, its policy's limit")
+            }
             counts.total += 1
             counts.byUID[peer.uid] = mine + 1
             return nil

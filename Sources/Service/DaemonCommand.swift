@@ -98,6 +98,14 @@ public struct DaemonCommand: ParsableCommand {
             """)
     var subscriberTimeoutMsec = 60_000
 
+    @Option(
+        help: """
+            Milliseconds a metrics scrape (GET /metrics, the Metrics method) reuses the latest \
+            pass for; an older one makes the scrape run a pass. Scrapes alone therefore start \
+            at most one pass per interval, however many scrapers there are.
+            """)
+    var metricsMinIntervalMsec = Int(MetricsCollector.defaultMinInterval / .milliseconds(1))
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -112,6 +120,7 @@ public struct DaemonCommand: ParsableCommand {
         guard messageTimeoutMsec >= 100 else { throw ValidationError("--message-timeout-msec must be at least 100") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard subscriberTimeoutMsec >= 100 else { throw ValidationError("--subscriber-timeout-msec must be at least 100") }
+        guard metricsMinIntervalMsec >= 100 else { throw ValidationError("--metrics-min-interval-msec must be at least 100") }
         guard ringBytes >= 4096, ringBytes <= 1 << 30, ringBytes & (ringBytes - 1) == 0 else {
             throw ValidationError("--ring-bytes must be a power of two from 4096 to 1073741824")
         }
@@ -174,13 +183,17 @@ public struct DaemonCommand: ParsableCommand {
         let passThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let monitor = BufferMonitor(runner: prepared.program, eventLoop: passThread.next())
         let policy = prepared.policy
+        let counters = ServiceCounters()
+        let metrics = MetricsCollector(
+            monitor: monitor, counters: counters, minInterval: .milliseconds(metricsMinIntervalMsec),
+            version: ProductVersion.string, kernel: prepared.kernel)
         let dispatcher = VarlinkDispatcher(
             vendor: "dmabufd", product: "dmabufd", version: ProductVersion.string,
             url: "",
             interfaces: [
                 MonitorInterfaceServer(
-                    monitor: monitor, policy: policy, maxNamesPerCall: maxNamesPerCall,
-                    kernelRelease: prepared.kernel, logger: logger)
+                    monitor: monitor, metrics: metrics, counters: counters, policy: policy,
+                    maxNamesPerCall: maxNamesPerCall, kernelRelease: prepared.kernel, logger: logger)
             ])
         var limits = ConnectionLimits()
         limits.maxMessageBytes = maxMessageBytes
@@ -190,7 +203,7 @@ public struct DaemonCommand: ParsableCommand {
         limits.maxConnections = prepared.maxConnections
         let server = VarlinkServer(
             prepared.listener, dispatcher: dispatcher, limits: limits,
-            connectionsPerUID: { policy.grant(for: $0).maxConnections },
+            connectionsPerUID: { policy.grant(for: $0).maxConnections }, counters: counters,
             group: MultiThreadedEventLoopGroup.singleton,
             notifier: ServiceManagerNotifier(), logger: logger)
         let group = ServiceGroup(

@@ -8,14 +8,21 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     public let interfaceName = MonitorInterface.name
     public let interfaceDescription = MonitorInterface.description
     private let monitor: BufferMonitor
+    private let metrics: MetricsCollector
+    private let counters: ServiceCounters
     private let policy: Policy
     private let maxNamesPerCall: Int
     private let kernelRelease: String
     private let logger: Logger
 
     /// - Parameter maxNamesPerCall: names and prefixes one call may carry, whoever calls.
-    public init(monitor: BufferMonitor, policy: Policy, maxNamesPerCall: Int, kernelRelease: String, logger: Logger) {
+    public init(
+        monitor: BufferMonitor, metrics: MetricsCollector, counters: ServiceCounters, policy: Policy,
+        maxNamesPerCall: Int, kernelRelease: String, logger: Logger
+    ) {
         self.monitor = monitor
+        self.metrics = metrics
+        self.counters = counters
         self.policy = policy
         self.maxNamesPerCall = maxNamesPerCall
         self.kernelRelease = kernelRelease
@@ -33,17 +40,18 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     public func serve(_ call: Call, from client: ClientContext) async throws(VarlinkError) -> Response {
         guard let method = MonitorInterface.Method(rawValue: call.member) else { throw .methodNotFound(call.method) }
         let grant = policy.grant(for: client.peer)
-        try check(grant.methods.contains(method), call, client)
+        try check(grant.methods.contains(method), else: .method, call, client)
         if method == .subscribe { return .stream(try await subscribe(call, from: client, grant: grant)) }
         return .reply(Reply(parameters: try await answer(method, call, from: client, grant: grant)))
     }
 
-    /// Refuses what the policy does not grant, and says so in the log.
-    private func check(_ granted: Bool, _ call: Call, _ client: ClientContext, what: String = "")
+    /// Refuses what the policy does not grant, and says so in the log and the metrics.
+    private func check(_ granted: Bool, else denial: Denial, _ call: Call, _ client: ClientContext)
         throws(VarlinkError)
     {
         guard granted else {
-            logger.notice("denied \(call.method)\(what) to \(client.peer)")
+            counters.denied(denial)
+            logger.notice("denied \(call.method)\(denial == .details ? " with details" : "") to \(client.peer)")
             throw .permissionDenied()
         }
     }
@@ -74,7 +82,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         case .scan:
             let request = try ScanParameters(parameters: call.parameters)
             let details = request.details ?? false
-            try check(!details || grant.details, call, client, what: " with details")
+            try check(!details || grant.details, else: .details, call, client)
             let watches = try watches(names: request.names ?? [], prefixes: request.prefixes)
             let outcome = try await run {
                 try await monitor.scan(watches, by: client.connection, quota: quota, details: details)
@@ -91,8 +99,12 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             return StatusReply(
                 version: ProductVersion.string, kernel: kernelRelease, clients: status.clients,
                 watched: status.watched, capacity: status.capacity, scans: status.passes,
-                mapEntries: status.mapEntries
+                mapEntries: status.mapEntries, exporters: status.exporters?.map(Exporter.init(totals:))
             ).parameters
+        case .metrics:
+            _ = try NoParameters(parameters: call.parameters)
+            let report = try await run { try await metrics.report() }
+            return MetricsReply(exposition: report.exposition).parameters
         case .subscribe:
             preconditionFailure("Subscribe is served as a stream")
         }
@@ -104,7 +116,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         let request = try SubscribeParameters(parameters: call.parameters)
         guard call.more else { throw .expectedMore() }
         let details = request.details ?? false
-        try check(!details || grant.details, call, client, what: " with details")
+        try check(!details || grant.details, else: .details, call, client)
         let interval = SubscriptionInterval.clamped(milliseconds: request.intervalMsec)
         let updates = try await run { try await monitor.subscribe(client.connection, every: interval, details: details) }
         return ReplyStream(
@@ -179,9 +191,13 @@ extension ScanInfo {
             id: Int(totals.id), startedUsec: Int(totals.startedUsec), durationNsec: Int(totals.durationNsec),
             buffers: Int(totals.buffers), bytes: Int(totals.bytes),
             detailsDropped: detailed && totals.recordsDropped > 0 ? Int(totals.recordsDropped) : nil,
-            exporters: totals.exporters.map {
-                Exporter(name: Buffer.kernelString($0.name), count: Int($0.count), bytes: Int($0.bytes))
-            })
+            exporters: totals.exporters.map(Exporter.init(totals:)))
+    }
+}
+
+extension Exporter {
+    init(totals: ExporterTotals) {
+        self.init(name: Buffer.kernelString(totals.name), count: Int(totals.count), bytes: Int(totals.bytes))
     }
 }
 

@@ -26,7 +26,8 @@ public struct Grant: Sendable, Equatable {
 /// Who gets which grant: the first rule whose subject the peer is, else the default.
 ///
 /// The built-in policy: root gets everything, bounded only by the map's capacity; every
-/// other uid gets every method but `List`, with details, at most `quota` names and
+/// other uid gets every method but `List` and `Metrics` (each shows what other clients
+/// cannot otherwise see: every buffer, every watched name), with details, at most `quota` names and
 /// prefixes per connection and 128 connections at once.
 public struct Policy: Sendable, Equatable {
     /// A uid, or a gid matched against the peer's primary group (what `SO_PEERCRED` tells;
@@ -72,6 +73,7 @@ public struct Policy: Sendable, Equatable {
     public static func builtIn(quota: Int) -> Policy {
         var methods = Set(MonitorInterface.Method.allCases)
         methods.remove(.list)
+        methods.remove(.metrics)
         return Policy(
             rules: [Rule(subject: .uid(0), grant: .everything)],
             fallback: Grant(methods: methods, maxNames: quota, maxConnections: 128, details: true))

@@ -15,6 +15,7 @@ import Glibc
 struct ReplyStreamWriter {
     let channel: any Channel
     let stallTimeout: Duration
+    let counters: ServiceCounters
 
     private enum Peer {
         case caughtUp
@@ -31,7 +32,7 @@ struct ReplyStreamWriter {
                 return
             case .stalled:
                 // Fire and forget: if even this does not fit, closing discards it.
-                channel.writeAndFlush(ByteBuffer(bytes: stream.stalled(stallTimeout).framed()), promise: nil)
+                channel.writeAndFlush(framed(stream.stalled(stallTimeout)), promise: nil)
                 channel.close(promise: nil)
                 return
             case .caughtUp:
@@ -63,7 +64,12 @@ struct ReplyStreamWriter {
 
     /// Written to the socket, or false when the connection is gone.
     private func send(_ reply: Reply) async -> Bool {
-        (try? await channel.writeAndFlush(ByteBuffer(bytes: reply.framed())).get()) != nil
+        (try? await channel.writeAndFlush(framed(reply)).get()) != nil
+    }
+
+    private func framed(_ reply: Reply) -> ByteBuffer {
+        counters.sending(reply)
+        return ByteBuffer(bytes: reply.framed())
     }
 
     /// Bytes written to the socket that the peer has not read yet (`SO_MEMINFO`'s

@@ -26,6 +26,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     private let dispatcher: VarlinkDispatcher
     private let limits: ConnectionLimits
     private let gate: ConnectionGate
+    private let counters: ServiceCounters
     private let connectionsPerUID: @Sendable (PeerCredentials) -> Int?
     private let group: any EventLoopGroup
     private let notifier: ServiceManagerNotifier
@@ -36,11 +37,13 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     ///     file when the socket is the service's own.
     ///   - connectionsPerUID: how many connections a peer's uid may hold at once (nil: no
     ///     limit beyond `limits.maxConnections`).
+    ///   - counters: where refused connections and error replies are counted.
     public init(
         _ listener: Listener, dispatcher: VarlinkDispatcher, limits: ConnectionLimits,
-        connectionsPerUID: @escaping @Sendable (PeerCredentials) -> Int?, group: any EventLoopGroup,
-        notifier: ServiceManagerNotifier, logger: Logger
+        connectionsPerUID: @escaping @Sendable (PeerCredentials) -> Int?, counters: ServiceCounters,
+        group: any EventLoopGroup, notifier: ServiceManagerNotifier, logger: Logger
     ) {
+        self.counters = counters
         self.notifier = notifier
         self.listener = listener
         self.dispatcher = dispatcher
@@ -64,6 +67,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
                     var nextID: UInt64 = 0
                     for try await accepted in inbound {
                         if let refusal = gate.admit(accepted.peer, perUID: connectionsPerUID(accepted.peer)) {
+                            counters.denied(refusal.denial)
                             logger.notice("turned away a connection from \(accepted.peer): \(refusal)")
                             accepted.channel.close(promise: nil)
                             continue
@@ -144,7 +148,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
                                 if !call.oneway { try await outbound.write(frame(reply)) }
                             case .stream(let stream):
                                 let writer = ReplyStreamWriter(
-                                    channel: accepted.channel, stallTimeout: limits.stallTimeout)
+                                    channel: accepted.channel, stallTimeout: limits.stallTimeout, counters: counters)
                                 streams.addTask { await writer.run(stream) }
                             }
                         }
@@ -162,7 +166,8 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     }
 
     private func frame(_ reply: Reply) -> ByteBuffer {
-        ByteBuffer(bytes: reply.framed())
+        counters.sending(reply)
+        return ByteBuffer(bytes: reply.framed())
     }
 }
 

@@ -5,6 +5,10 @@ public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt64
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }
     public var description: String { "#\(rawValue)" }
+
+    /// The service itself, when it needs a pass for its own use (a metrics scrape). No
+    /// client has it: clients are numbered from 1, and it never watches anything.
+    public static let service = ConnectionID(0)
 }
 
 /// Why a watch change was refused; nothing of the call was applied.

@@ -34,10 +34,10 @@ import Testing
     private let nobody = PeerCredentials(uid: 65534, gid: 65534, pid: 1)
     private let root = PeerCredentials(uid: 0, gid: 0, pid: 1)
 
-    @Test func theBuiltInPolicyGivesRootEverythingAndOthersAllButList() {
+    @Test func theBuiltInPolicyGivesRootEverythingAndOthersAllButListAndMetrics() {
         #expect(builtIn.grant(for: root) == .everything)
         let other = builtIn.grant(for: nobody)
-        #expect(!other.methods.contains(.list) && other.methods.contains(.subscribe))
+        #expect(other.methods == Set(MonitorInterface.Method.allCases).subtracting([.list, .metrics]))
         #expect(other.maxNames == 256 && other.maxConnections == 128 && other.details)
     }
 
@@ -52,7 +52,7 @@ import Testing
         let first = policy.grant(for: nobody)
         #expect(first.methods == [.scan, .status], "from the file's default")
         #expect(first.maxNames == 8 && first.maxConnections == 2)
-        #expect(policy.grant(for: PeerCredentials(uid: 1000, gid: 65534, pid: 1)).methods.count == 6)
+        #expect(policy.grant(for: PeerCredentials(uid: 1000, gid: 65534, pid: 1)).methods == Set(MonitorInterface.Method.allCases))
         let rootGrant = policy.grant(for: root)
         #expect(rootGrant.maxNames == nil && !rootGrant.details)
         #expect(policy.grant(for: PeerCredentials(uid: 1000, gid: 1000, pid: 1)).maxConnections == 128, "built in")

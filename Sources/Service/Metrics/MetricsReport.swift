@@ -1,0 +1,96 @@
+import DmabufProtocol
+import DmabufScanner
+
+/// Everything one scrape reports, gathered at one moment, and its text.
+///
+/// Per watched name there are two series for every name and prefix in the kernel map, so
+/// `--capacity` bounds them (2 × 16,384 by default).
+public struct MetricsReport: Sendable {
+    public var monitor: MonitorMetrics
+    public var counters: ServiceCounters.Snapshot
+    public var version: String
+    public var kernel: String
+
+    /// The report in the Prometheus text exposition format, version 0.0.4.
+    public var exposition: String {
+        var out = ExpositionWriter()
+        out.family("dmabufd_build_info", .gauge, help: "Always 1; the labels say dmabufd's version and the kernel's release.")
+        out.sample("dmabufd_build_info", 1, labels: ["version": version, "kernel": kernel])
+        writePass(into: &out)
+        writeWatches(into: &out)
+        writeService(into: &out)
+        return out.text
+    }
+
+    /// The latest pass: the host's buffers, in total and by exporter, and when it ran.
+    private func writePass(into out: inout ExpositionWriter) {
+        let totals = monitor.latest.totals
+        out.family("dmabufd_host_buffers", .gauge, help: "DMA-BUFs on the host, named or not, in the latest pass.")
+        out.sample("dmabufd_host_buffers", Int(totals.buffers))
+        out.family("dmabufd_host_bytes", .gauge, help: "Total size of the DMA-BUFs on the host in the latest pass, in bytes.")
+        out.sample("dmabufd_host_bytes", Int(totals.bytes))
+        let exporters = totals.exporters.map { (name: Buffer.kernelString($0.name), totals: $0) }
+            .sorted { $0.name < $1.name }
+        out.family("dmabufd_exporter_buffers", .gauge, help: "DMA-BUFs each exporter holds in the latest pass.")
+        for exporter in exporters {
+            out.sample("dmabufd_exporter_buffers", Int(exporter.totals.count), labels: ["exporter": exporter.name])
+        }
+        out.family("dmabufd_exporter_bytes", .gauge, help: "Total size of each exporter's DMA-BUFs in the latest pass, in bytes.")
+        for exporter in exporters {
+            out.sample("dmabufd_exporter_bytes", Int(exporter.totals.bytes), labels: ["exporter": exporter.name])
+        }
+        out.family(
+            "dmabufd_last_scan_timestamp_seconds", .gauge,
+            help: "When the latest pass started, in seconds since the epoch.")
+        out.sample("dmabufd_last_scan_timestamp_seconds", Double(totals.startedUsec) / 1e6)
+        out.family("dmabufd_scans_total", .counter, help: "Passes over the kernel's DMA-BUF list since dmabufd started.")
+        out.sample("dmabufd_scans_total", monitor.statistics.passes)
+        out.family("dmabufd_scan_failures_total", .counter, help: "Passes the kernel refused to run.")
+        out.sample("dmabufd_scan_failures_total", monitor.statistics.failures)
+        out.histogram(
+            "dmabufd_scan_duration_seconds", help: "How long each pass ran in the kernel, in seconds.",
+            monitor.statistics.durations)
+    }
+
+    /// Every watched name and prefix, as the latest pass saw it.
+    private func writeWatches(into out: inout ExpositionWriter) {
+        out.family(
+            "dmabufd_watched_buffers", .gauge,
+            help: "DMA-BUFs that carry a watched name (kind=\"name\") or start with a watched prefix (kind=\"prefix\"), in the latest pass.")
+        for (watch, stats) in monitor.watches {
+            out.sample("dmabufd_watched_buffers", Int(stats.count), labels: Self.labels(watch))
+        }
+        out.family(
+            "dmabufd_watched_bytes", .gauge,
+            help: "Total size of the DMA-BUFs of each watched name or prefix in the latest pass, in bytes.")
+        for (watch, stats) in monitor.watches {
+            out.sample("dmabufd_watched_bytes", Int(stats.bytes), labels: Self.labels(watch))
+        }
+        out.family("dmabufd_watched_names", .gauge, help: "Names and prefixes some client watches (entries in the kernel map).")
+        out.sample("dmabufd_watched_names", monitor.watches.count)
+        out.family("dmabufd_watch_capacity", .gauge, help: "Names and prefixes the kernel map can hold (--capacity).")
+        out.sample("dmabufd_watch_capacity", monitor.capacity)
+    }
+
+    /// Clients, and what the service refused or answered with an error.
+    private func writeService(into out: inout ExpositionWriter) {
+        out.family("dmabufd_clients", .gauge, help: "Clients connected to the Varlink socket.")
+        out.sample("dmabufd_clients", monitor.clients)
+        out.family("dmabufd_subscribers", .gauge, help: "Clients with a Subscribe stream running.")
+        out.sample("dmabufd_subscribers", monitor.subscribers)
+        out.family(
+            "dmabufd_denials_total", .counter,
+            help: "Calls and connections refused: by the policy (method, details) or by a connection limit.")
+        for denial in Denial.allCases {
+            out.sample("dmabufd_denials_total", counters.denials[denial, default: 0], labels: ["kind": denial.rawValue])
+        }
+        out.family("dmabufd_errors_total", .counter, help: "Error replies sent to clients, by Varlink error name.")
+        for (error, count) in counters.errors.sorted(by: { $0.key < $1.key }) {
+            out.sample("dmabufd_errors_total", count, labels: ["error": error])
+        }
+    }
+
+    private static func labels(_ watch: Watch) -> ExpositionWriter.Labels {
+        ["name": watch.name.string, "kind": watch.kind == .name ? "name" : "prefix"]
+    }
+}

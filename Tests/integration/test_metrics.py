@@ -1,0 +1,194 @@
+"""Prometheus metrics on the host, where no driver exports DMA-BUFs: every pass sees zero
+buffers, so the host and exporter totals must be exactly zero, while watched names, passes,
+clients, denials and errors are driven by the tests and must be counted exactly."""
+import json
+import os
+import stat
+import subprocess
+import threading
+import time
+
+import pytest
+
+from metrics_text import Metrics, promtool_check
+from service_helpers import DMABUFD, NOBODY, Daemon, admitted, dmabufctl, wait_until
+from varlink_raw import MONITOR, RawClient
+
+# Long enough that a test's scrapes all reuse one pass unless it runs a Scan itself.
+HOUR_MSEC = "3600000"
+
+
+def scrape(daemon, user=None):
+    done = dmabufctl("metrics", "--socket", daemon.socket, user=user)
+    assert done.returncode == 0, done.stderr
+    return Metrics(done.stdout)
+
+
+@pytest.fixture
+def fresh():
+    """A service of the test's own: the counts start at zero."""
+    daemon = Daemon("--capacity", "64", "--metrics-min-interval-msec", HOUR_MSEC)
+    yield daemon
+    assert daemon.stop() == 0, daemon.output()
+
+
+def test_a_known_state_is_reported_exactly_and_promtool_accepts_it(fresh):
+    odd = 'a"b\\c\nd'  # every character the text format must escape in a label value
+    with RawClient(fresh.socket) as watcher:
+        reply = watcher.call(MONITOR + "Watch", {"names": ["cam-0", odd], "prefixes": ["gpu-"]})
+        assert "error" not in reply, reply
+        metrics = scrape(fresh)
+        promtool_check(metrics.text)
+
+        assert metrics.value("dmabufd_host_buffers") == 0
+        assert metrics.value("dmabufd_host_bytes") == 0
+        assert metrics.samples("dmabufd_exporter_buffers") == {}
+        assert metrics.samples("dmabufd_exporter_bytes") == {}
+        watched = {("cam-0", "name"), (odd, "name"), ("gpu-", "prefix")}
+        for family in ("dmabufd_watched_buffers", "dmabufd_watched_bytes"):
+            series = {(dict(labels)["name"], dict(labels)["kind"]): value
+                      for labels, value in metrics.samples(family).items()}
+            assert series == {key: 0 for key in watched}, family
+        assert metrics.value("dmabufd_watched_names") == 3
+        assert metrics.value("dmabufd_watch_capacity") == 64
+        # The watcher and the metrics call itself.
+        assert metrics.value("dmabufd_clients") == 2
+        assert metrics.value("dmabufd_subscribers") == 0
+        # The scrape ran the service's first pass: it was the only one.
+        assert metrics.value("dmabufd_scans_total") == 1
+        assert metrics.value("dmabufd_scan_failures_total") == 0
+        assert metrics.value("dmabufd_scan_duration_seconds_count") == 1
+        assert metrics.value("dmabufd_scan_duration_seconds_bucket", le="+Inf") == 1
+        assert 0 < metrics.value("dmabufd_scan_duration_seconds_sum") < 1
+        buckets = sorted((float(dict(labels)["le"]), value)
+                         for labels, value in metrics.samples("dmabufd_scan_duration_seconds_bucket").items())
+        assert [count for _, count in buckets] == sorted(count for _, count in buckets), "buckets are cumulative"
+        version = dmabufctl("--version").stdout.strip()
+        assert metrics.value("dmabufd_build_info", version=version, kernel=os.uname().release) == 1
+        assert set(metrics.by("dmabufd_denials_total", "kind").values()) == {0}
+        assert set(metrics.by("dmabufd_errors_total", "error").values()) == {0}
+
+
+def test_denials_and_errors_are_counted_by_kind(fresh):
+    with RawClient(fresh.socket) as client:
+        assert client.call(MONITOR + "Scan", {"names": [""]})["error"] == MONITOR + "InvalidName"
+        assert client.call(MONITOR + "Nope")["error"] == "org.varlink.service.MethodNotFound"
+    denied = dmabufctl("list", "--socket", fresh.socket, user=NOBODY)
+    assert denied.returncode == 77, denied.stderr
+    denied = dmabufctl("metrics", "--socket", fresh.socket, user=NOBODY)
+    assert denied.returncode == 77 and "PermissionDenied" in denied.stderr, denied.stderr
+    with RawClient(fresh.socket) as client:
+        client.send_raw(b"not json\0")
+        assert client.receive()["error"] == MONITOR + "InvalidMessage"
+
+    metrics = scrape(fresh)
+    promtool_check(metrics.text)
+    assert metrics.by("dmabufd_denials_total", "kind") == {
+        "method": 2, "details": 0, "max_connections": 0, "uid_connections": 0}
+    errors = metrics.by("dmabufd_errors_total", "error")
+    assert {name: count for name, count in errors.items() if count} == {
+        MONITOR + "InvalidName": 1, "org.varlink.service.MethodNotFound": 1,
+        "org.varlink.service.PermissionDenied": 2, MONITOR + "InvalidMessage": 1}
+
+
+def test_connections_over_the_limit_are_counted_as_denials():
+    daemon = Daemon("--max-connections", "2")
+    try:
+        with admitted(daemon.socket), admitted(daemon.socket):
+            turned_away = RawClient(daemon.socket)
+            assert turned_away.closed_by_peer()
+            turned_away.close()
+        # The two closed: the scrape's own connection is served again.
+        metrics = wait_until(lambda: dmabufctl("metrics", "--socket", daemon.socket), lambda done: done.returncode == 0,
+                             what="a connection slot to free up")
+        assert Metrics(metrics.stdout).value("dmabufd_denials_total", kind="max_connections") >= 1
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+
+
+def test_scrapes_reuse_a_fresh_pass_and_never_start_more_than_one_per_interval(fresh):
+    first = scrape(fresh)
+    assert first.value("dmabufd_scans_total") == 1
+    results = []
+
+    def scrape_into_results():
+        results.append(scrape(fresh))
+
+    threads = [threading.Thread(target=scrape_into_results) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 16
+    for metrics in results:
+        assert metrics.value("dmabufd_scans_total") == 1, "a scrape within the interval ran a pass"
+        assert (metrics.value("dmabufd_last_scan_timestamp_seconds")
+                == first.value("dmabufd_last_scan_timestamp_seconds"))
+    # A Scan's pass is the latest: the next scrape reports it without a pass of its own.
+    with RawClient(fresh.socket) as client:
+        assert "error" not in client.call(MONITOR + "Scan")
+    assert scrape(fresh).value("dmabufd_scans_total") == 2
+
+
+def test_a_stale_pass_makes_one_scrape_run_a_new_one():
+    daemon = Daemon("--metrics-min-interval-msec", "100")
+    try:
+        before = scrape(daemon).value("dmabufd_scans_total")
+        time.sleep(0.2)
+        after = scrape(daemon)
+        assert after.value("dmabufd_scans_total") == before + 1
+        assert after.value("dmabufd_scan_duration_seconds_count") == before + 1
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+
+
+def test_output_replaces_the_file_whole_with_the_printed_text(fresh):
+    printed = dmabufctl("metrics", "--socket", fresh.socket)
+    assert printed.returncode == 0, printed.stderr
+    target = os.path.join(fresh.folder, "dmabufd.prom")
+    with open(target, "w") as old:
+        old.write("old\n")
+    written = dmabufctl("metrics", "--socket", fresh.socket, "--output", target)
+    assert written.returncode == 0 and written.stdout == "", written.stderr
+    with open(target) as new:
+        # One pass served both; only the clients gauge could differ, and both had one.
+        assert new.read() == printed.stdout
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o644
+    assert sorted(os.listdir(fresh.folder)) == sorted(["dmabufd.sock", "dmabufd.log", "dmabufd.prom"]), \
+        "the staged file was left behind"
+
+
+def test_output_that_cannot_be_written_fails_with_73_and_leaves_nothing(fresh):
+    folder = os.path.join(fresh.folder, "missing")
+    done = dmabufctl("metrics", "--socket", fresh.socket, "--output", os.path.join(folder, "x.prom"))
+    assert done.returncode == 73, done.stderr
+    assert done.stderr.startswith("dmabufctl: cannot create a file in ") and "No such file" in done.stderr
+    read_only = os.path.join(fresh.folder, "ro")
+    os.mkdir(read_only, 0o755)
+    done = dmabufctl("metrics", "--socket", fresh.socket, "--output", os.path.join(read_only, "x.prom"), user=NOBODY)
+    # nobody may not even ask: the policy answers before any file is touched.
+    assert done.returncode == 77, done.stderr
+    assert os.listdir(read_only) == []
+
+
+def test_json_prints_the_reply_and_does_not_go_with_output(fresh):
+    done = dmabufctl("metrics", "--socket", fresh.socket, "--json")
+    assert done.returncode == 0, done.stderr
+    exposition = json.loads(done.stdout)["exposition"]
+    promtool_check(exposition)
+    done = dmabufctl("metrics", "--socket", fresh.socket, "--json", "--output", "/tmp/x.prom")
+    assert done.returncode == 64 and "--output" in done.stderr, done.stderr
+
+
+def test_status_carries_the_latest_pass_exporters_only_after_a_pass(fresh):
+    with RawClient(fresh.socket) as client:
+        status = client.call(MONITOR + "Status")["parameters"]
+        assert "exporters" not in status and status["scans"] == 0
+        assert "error" not in client.call(MONITOR + "Scan")
+        status = client.call(MONITOR + "Status")["parameters"]
+        assert status["exporters"] == [] and status["scans"] == 1
+
+
+def test_a_too_short_scrape_interval_is_refused():
+    done = subprocess.run([DMABUFD, "--metrics-min-interval-msec", "99"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 64 and "--metrics-min-interval-msec must be at least 100" in done.stderr, done.stderr
