@@ -11,7 +11,7 @@ RELEASE_BIN  = .build/release
 BUILD_DEBS = libbpf-dev libelf-dev zlib1g-dev libjansson-dev pkg-config
 TEST_DEBS  = util-linux varlink-go mandoc zsh fish systemd-container
 # PyPI: a Varlink client we did not write, and the integration test runner.
-TEST_PIP   = varlink==31.0.0 pytest prometheus-client==0.26.0
+TEST_PIP   = varlink==31.0.0 pytest prometheus-client==0.26.0 kubernetes-validate==1.37.0 yamllint==1.38.0
 
 # promtool checks the metrics text. It is unpacked from Debian's prometheus package, so
 # the Prometheus server is never installed.
