@@ -1,0 +1,305 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Prometheus endpoint: serves `GET /metrics` (and `HEAD`) on a TCP socket bound for
+/// it, and nothing else.
+///
+/// One request per connection: every response says `Connection: close` and the
+/// connection is closed once it is sent. Prometheus scrapes at intervals of seconds, so a
+/// new connection per scrape costs nothing that matters, and it keeps every limit a
+/// limit on the connection: its bytes, its time, its slot.
+///
+/// | request                          | response                                  |
+/// |----------------------------------|-------------------------------------------|
+/// | `GET /metrics` (any query)       | 200, the exposition text                  |
+/// | `HEAD /metrics`                  | 200, the same headers, no body            |
+/// | another method on `/metrics`     | 405, `Allow: GET, HEAD`                   |
+/// | another path                     | 404                                       |
+/// | `exposition()` throws            | 503, why, in one line                     |
+/// | not HTTP/1                       | 400                                       |
+/// | more than `maxRequestBytes` sent | 431 (413 once the head was complete)      |
+/// | request unfinished in `timeout`  | closed without a response                 |
+/// | `maxConnections` already open    | closed as it is accepted                  |
+public struct MetricsHTTPServer: Service, CustomStringConvertible {
+    /// What one client may cost the server.
+    public struct Limits: Sendable {
+        /// Bytes a client may send on its connection: request line, headers and any body.
+        /// Past it the client gets 431 and the connection is closed; nothing buffers more.
+        public var maxRequestBytes = 8192
+        /// How long a client may take to send its whole request, and again to take its
+        /// response. Then the connection is closed, so a slow client cannot keep its slot.
+        public var timeout = Duration.seconds(10)
+        /// Connections served at once; more are closed as they are accepted.
+        public var maxConnections = 64
+
+        public init() {}
+    }
+
+    /// The media type of Prometheus's text exposition format 0.0.4.
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    private let listener: TCPListener
+    private let exposition: @Sendable () async throws -> String
+    private let limits: Limits
+    private let open = OpenConnections()
+    private let group: any EventLoopGroup
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - listener: the bound, listening socket; the server closes it.
+    ///   - exposition: the text to serve, made anew for each request (HEAD too, so its
+    ///     Content-Length is true). What it throws is answered with 503.
+    public init(
+        _ listener: TCPListener, exposition: @escaping @Sendable () async throws -> String, limits: Limits = Limits(),
+        group: any EventLoopGroup, logger: Logger
+    ) {
+        self.listener = listener
+        self.exposition = exposition
+        self.limits = limits
+        self.group = group
+        self.logger = logger
+    }
+
+    public var description: String { "MetricsHTTPServer(http://\(listener.address)/metrics)" }
+
+    /// Serves until graceful shutdown (or cancellation): then it stops accepting, closes the
+    /// listener and ends the requests in flight — a scrape cut short is retried by
+    /// Prometheus, while waiting for one could hold the shutdown up to `timeout`.
+    public func run() async throws {
+        let accepting = try await adopt()
+        logger.info("serving metrics on http://\(listener.address)/metrics")
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await accepting.executeThenClose { inbound in
+                    for try await channel in inbound {
+                        guard open.enter(limit: limits.maxConnections) else {
+                            let peer = channel.remoteAddress.map { "\($0)" } ?? "an unknown peer"
+                            logger.notice("turned away \(peer): \(limits.maxConnections) metrics connections are open")
+                            channel.close(promise: nil)
+                            continue
+                        }
+                        group.addTask {
+                            await serve(channel)
+                            open.leave()
+                        }
+                    }
+                }
+                // The listener is closed: end the connections still open.
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            accepting.channel.close(promise: nil)
+        }
+        logger.info("stopped serving metrics on http://\(listener.address)/metrics")
+    }
+
+    /// Hands the listening socket to NIO; every accepted connection gets the size limit in
+    /// front of the HTTP/1 codec.
+    private func adopt() async throws -> NIOAsyncChannel<any Channel, Never> {
+        let maxRequestBytes = limits.maxRequestBytes
+        do {
+            return try await ServerBootstrap(group: group)
+                // Nothing is read until the connection's task has wrapped the channel.
+                .childChannelOption(.autoRead, value: false)
+                .bind(listener.descriptor) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(RequestSizeLimit(maxBytes: maxRequestBytes))
+                        // No pipelining help (one request per connection) and no automatic
+                        // 400: every response, errors included, is written by `serve`, so
+                        // two can never cross on one connection.
+                        try pipeline.configureHTTPServerPipeline(
+                            withPipeliningAssistance: false, withErrorHandling: false)
+                        return channel
+                    }
+                }
+        } catch {
+            close(listener.descriptor)
+            throw error
+        }
+    }
+
+    /// Reads one request, answers it and closes the connection. Never throws: one client's
+    /// trouble is its own and must not reach the server or the other clients.
+    private func serve(_ channel: any Channel) async {
+        do {
+            // Wrapped only now that this task owns it (see VarlinkServer.Accepted).
+            let connection = try await channel.eventLoop.submit {
+                let wrapped = try NIOAsyncChannel<HTTPServerRequestPart, Never>(wrappingChannelSynchronously: channel)
+                try channel.syncOptions?.setOption(.autoRead, value: true)
+                return wrapped
+            }.get()
+            try await connection.executeThenClose { inbound in
+                let response: Response
+                switch await closing(channel, after: limits.timeout, { await readRequest(inbound) }) {
+                case .request(let head): response = await answer(head)
+                case .refused(let refusal): response = refusal
+                case .closed: return
+                }
+                try await closing(channel, after: limits.timeout) { try await send(response, on: channel) }
+            }
+        } catch {
+            logger.debug("metrics connection ended: \(error)")
+            channel.close(promise: nil)
+        }
+    }
+
+    private enum Received {
+        /// A whole request arrived; this is its head (a body is read and dropped).
+        case request(HTTPRequestHead)
+        /// The request cannot be served: too large or not HTTP.
+        case refused(Response)
+        /// The connection closed, or timed out, before a request ended.
+        case closed
+    }
+
+    private func readRequest(_ inbound: NIOAsyncChannelInboundStream<HTTPServerRequestPart>) async -> Received {
+        var head: HTTPRequestHead?
+        do {
+            for try await part in inbound {
+                switch part {
+                case .head(let started): head = started
+                case .body: continue
+                case .end: return head.map { .request($0) } ?? .closed
+                }
+            }
+        } catch is RequestTooLarge {
+            // A body over the limit is "content too large"; a head over it, "header fields".
+            let status: HTTPResponseStatus = head == nil ? .requestHeaderFieldsTooLarge : .payloadTooLarge
+            return .refused(Response(status, "a request may be at most \(limits.maxRequestBytes) bytes\n"))
+        } catch is HTTPParserError {
+            return .refused(Response(.badRequest, "not an HTTP/1 request\n"))
+        } catch {
+            logger.debug("metrics connection ended before its request: \(error)")
+        }
+        return .closed
+    }
+
+    private func answer(_ request: HTTPRequestHead) async -> Response {
+        var response = await route(request)
+        response.omitsBody = request.method == .HEAD
+        return response
+    }
+
+    private func route(_ request: HTTPRequestHead) async -> Response {
+        guard request.uri.prefix(while: { $0 != "?" }) == "/metrics" else {
+            return Response(.notFound, "not found; metrics are served at /metrics\n")
+        }
+        guard request.method == .GET || request.method == .HEAD else {
+            var response = Response(.methodNotAllowed, "/metrics answers GET and HEAD only\n")
+            response.allow = "GET, HEAD"
+            return response
+        }
+        do {
+            var response = Response(.ok, try await exposition())
+            response.contentType = Self.contentType
+            return response
+        } catch {
+            let reason = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            if Task.isCancelled {
+                logger.debug("metrics request ended by shutdown: \(reason)")
+            } else {
+                logger.warning("cannot serve metrics: \(reason)")
+            }
+            return Response(.serviceUnavailable, "metrics unavailable: \(reason)\n")
+        }
+    }
+
+    /// Writes the response and waits until it has left: `executeThenClose` closes the
+    /// channel at once, which would drop whatever the socket had not yet taken.
+    private func send(_ response: Response, on channel: any Channel) async throws {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: response.contentType)
+        headers.add(name: "Content-Length", value: String(response.body.utf8.count))
+        headers.add(name: "Connection", value: "close")
+        if let allow = response.allow { headers.add(name: "Allow", value: allow) }
+        let head = HTTPResponseHead(version: .http1_1, status: response.status, headers: headers)
+        channel.write(HTTPServerResponsePart.head(head), promise: nil)
+        if !response.omitsBody {
+            channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: response.body))), promise: nil)
+        }
+        try await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
+    }
+
+    /// Runs `body`, closing the connection if it takes longer than `timeout`.
+    private func closing<Value>(_ channel: any Channel, after timeout: Duration, _ body: () async throws -> Value)
+        async rethrows -> Value
+    {
+        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { channel.close(promise: nil) }
+        defer { timer.cancel() }
+        return try await body()
+    }
+
+    /// One response: a status and a short body (or the exposition), always `Connection: close`.
+    private struct Response {
+        var status: HTTPResponseStatus
+        var body: String
+        var contentType = "text/plain; charset=utf-8"
+        /// The `Allow` header of a 405.
+        var allow: String?
+        /// HEAD: the headers of the response, Content-Length included, but not its body.
+        var omitsBody = false
+
+        init(_ status: HTTPResponseStatus, _ body: String) {
+            self.status = status
+            self.body = body
+        }
+    }
+}
+
+/// Connections being served. Only the accept loop enters; the connections' tasks only
+/// leave, which lowers the count, so checking then adding cannot let one past the limit.
+private final class OpenConnections: Sendable {
+    private let count = Atomic<Int>(0)
+
+    /// Counts a connection in; false (and not counted) when `limit` are already open.
+    func enter(limit: Int) -> Bool {
+        guard count.load(ordering: .relaxed) < limit else { return false }
+        count.add(1, ordering: .relaxed)
+        return true
+    }
+
+    func leave() {
+        count.subtract(1, ordering: .relaxed)
+    }
+}
+
+/// More bytes arrived on a connection than a request may have.
+struct RequestTooLarge: Error {}
+
+/// Counts the bytes a client sends and passes on at most `maxBytes` of them, so neither
+/// the HTTP decoder nor anything after it holds more than that for one connection (which
+/// carries one request). Past the limit it reports `RequestTooLarge`, once, and drops the
+/// rest.
+final class RequestSizeLimit: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let maxBytes: Int
+    private var received = 0
+
+    init(maxBytes: Int) {
+        self.maxBytes = maxBytes
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard received <= maxBytes else { return }
+        received += Self.unwrapInboundIn(data).readableBytes
+        if received > maxBytes {
+            context.fireErrorCaught(RequestTooLarge())
+        } else {
+            context.fireChannelRead(data)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension RequestSizeLimit: Sendable {}
