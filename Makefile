@@ -9,7 +9,7 @@ RELEASE_BIN  = .build/release
 
 # Debian packages: the C libraries the Swift targets link, and what the tests drive.
 BUILD_DEBS = libbpf-dev libelf-dev zlib1g-dev libjansson-dev pkg-config
-TEST_DEBS  = util-linux varlink-go mandoc zsh fish systemd-container
+TEST_DEBS  = util-linux varlink-go mandoc zsh fish systemd-container iproute2 curl
 # PyPI: a Varlink client we did not write, the test runner, a Prometheus text parser, and
 # the Kubernetes manifest checks (schemas carried offline) and YAML linter.
 TEST_PIP   = varlink==31.0.0 pytest prometheus-client==0.26.0 kubernetes-validate==1.37.0 yamllint==1.38.0

@@ -23,7 +23,7 @@ public struct DaemonCommand: ParsableCommand {
             user may connect. Watches belong to a connection and end with it.
 
             Who may do what: by default root may call every method; every other user every method \
-            but List, with at most --client-quota names and prefixes per connection and 128 \
+            but List and Metrics, with at most --client-quota names and prefixes per connection and 128 \
             connections per uid. --policy replaces that with a JSON file (see dmabufd(8)).
 
             It must start as root (CAP_BPF and CAP_PERFMON load the program). Once the program is \
@@ -32,9 +32,13 @@ public struct DaemonCommand: ParsableCommand {
             ends every connection (subscribers are told ShuttingDown), removes the socket and \
             exits 0.
 
+            Prometheus metrics: --metrics-address 127.0.0.1:9464 serves them at /metrics; the \
+            Metrics method (dmabufctl metrics) gives the same text over the socket. A scrape \
+            reports the latest pass, or runs one if that is older than --metrics-min-interval-msec.
+
             Exit codes: 0 stopped cleanly; 64 bad options; 69 the kernel cannot run the program \
-            (too old, no BTF, lockdown); 73 the socket cannot be set up (another dmabufd serves \
-            it); 77 missing privileges; 78 a bad policy file; 1 any other start-up failure.
+            (too old, no BTF, lockdown); 73 the socket or the metrics address cannot be set \
+            up (another dmabufd serves it, the port is taken); 77 missing privileges; 78 a bad policy file; 1 any other start-up failure.
             """,
         version: ProductVersion.string)
 
@@ -100,6 +104,14 @@ public struct DaemonCommand: ParsableCommand {
 
     @Option(
         help: """
+            Serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (nothing else is \
+            served there). HOST is a numeric address: 127.0.0.1 for this host only, 0.0.0.0 or \
+            [::] for every interface. Off unless given.
+            """)
+    var metricsAddress: String?
+
+    @Option(
+        help: """
             Milliseconds a metrics scrape (GET /metrics, the Metrics method) reuses the latest \
             pass for; an older one makes the scrape run a pass. Scrapes alone therefore start \
             at most one pass per interval, however many scrapers there are.
@@ -125,12 +137,15 @@ public struct DaemonCommand: ParsableCommand {
             throw ValidationError("--ring-bytes must be a power of two from 4096 to 1073741824")
         }
         _ = try socketFile()
+        _ = try metricsEndpoint()
     }
 
     /// What `prepare` hands to `serve`.
     public struct Prepared {
         let program: DmabufProgram
         let listener: Listener
+        /// The metrics endpoint's socket, when `--metrics-address` asks for one.
+        let metricsListener: TCPListener?
         let policy: Policy
         /// `--max-connections`, or fewer when the open-file limit allows fewer.
         let maxConnections: Int
@@ -154,6 +169,8 @@ public struct DaemonCommand: ParsableCommand {
             let passed = try SocketActivation.listener(named: "varlink")
             // A live service on the socket is the cheapest failure: find it before the load.
             if passed == nil { try socketFile.claim() }
+            // Bound before the socket file appears, so a port in use leaves nothing behind.
+            let metricsListener = try metricsEndpoint()?.bindListening()
             let connections = FileLimit.fit(connections: maxConnections)
             guard connections >= 1 else {
                 throw StartupError(
@@ -170,7 +187,7 @@ public struct DaemonCommand: ParsableCommand {
             let kernel = KernelProbe.release()
             logger.info("dmabufd \(ProductVersion.string) loaded its BPF program (kernel \(kernel), capacity \(capacity))")
             return Prepared(
-                program: program, listener: listener, policy: policy,
+                program: program, listener: listener, metricsListener: metricsListener, policy: policy,
                 maxConnections: connections, kernel: kernel, logger: logger)
         } catch {
             DaemonFailure(error).exit()
@@ -206,8 +223,13 @@ public struct DaemonCommand: ParsableCommand {
             connectionsPerUID: { policy.grant(for: $0).maxConnections }, counters: counters,
             group: MultiThreadedEventLoopGroup.singleton,
             notifier: ServiceManagerNotifier(), logger: logger)
+        let endpoint = prepared.metricsListener.map { listener in
+            MetricsHTTPServer(
+                listener, exposition: { try await metrics.report().exposition },
+                group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        }
         let group = ServiceGroup(
-            services: [server], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+            services: [server] + (endpoint.map { [$0] } ?? []), gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         do {
             try await group.run()
         } catch {
@@ -224,6 +246,14 @@ public struct DaemonCommand: ParsableCommand {
         if let gid = gid_t(socketGroup) { return SocketFile(path: socket, mode: mode, group: gid) }
         guard let entry = getgrnam(socketGroup) else { throw ValidationError("--socket-group: no group named \(socketGroup)") }
         return SocketFile(path: socket, mode: mode, group: entry.pointee.gr_gid)
+    }
+
+    private func metricsEndpoint() throws(ValidationError) -> MetricsAddress? {
+        do {
+            return try metricsAddress.map { text throws(MetricsAddressError) in try MetricsAddress(text) }
+        } catch {
+            throw ValidationError("--metrics-address: \(error)")
+        }
     }
 
     private func loadPolicy() throws(PolicyFileError) -> Policy {
@@ -247,7 +277,7 @@ struct DaemonFailure: CustomStringConvertible {
             case .missingPrivileges: exitCode = 77
             default: exitCode = 1
             }
-        case is SocketFileError: exitCode = 73
+        case is SocketFileError, is MetricsListenerError: exitCode = 73
         case is PolicyFileError: exitCode = 78
         default: exitCode = 1
         }

@@ -2,7 +2,11 @@
 by prometheus_client's parser, and checked by promtool (unpacked from Debian's prometheus
 package by `make test-deps`)."""
 import os
+import re
 import subprocess
+import time
+import urllib.error
+import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -48,3 +52,24 @@ class Metrics:
     def by(self, name, label):
         """{label value: sample value} for a family with one label."""
         return {dict(labels)[label]: value for labels, value in self.samples(name).items()}
+
+
+def endpoint(daemon, timeout=15):
+    """The http://HOST:PORT/metrics URL a daemon started with `--metrics-address HOST:0` serves, from its log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = re.search(r"serving metrics on (http://\S+/metrics)", daemon.output())
+        if found:
+            return found.group(1)
+        assert time.monotonic() < deadline, f"dmabufd did not say where it serves metrics:\n{daemon.output()}"
+        time.sleep(0.05)
+
+
+def fetch(url, method="GET"):
+    """(status, headers, body text) of one HTTP request; error statuses are returned, not raised."""
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()

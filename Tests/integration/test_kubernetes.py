@@ -402,18 +402,20 @@ def test_the_no_sys_admin_component_enabled_as_the_kustomization_says(tmp_path):
 
 # --- runnable as written -------------------------------------------------------------------
 
-def in_container(mounts, command):
+def in_container(mounts, command, network=False):
     """`command` in a mount namespace of its own where each (node folder, path, read-only)
     of `mounts` is bind-mounted at its path, over a tmpfs on the path's parent: what the
-    container runtime does with a hostPath volume."""
-    script = ["set -e"]
+    container runtime does with a hostPath volume. With `network`, also in a network
+    namespace of its own with loopback up, as a pod without hostNetwork."""
+    script = ["set -e", *(["ip link set lo up"] if network else [])]
     for source, target, read_only in mounts:
         parent = os.path.dirname(target)
         assert parent != "/", target
         script += [f"mount -t tmpfs tmpfs '{parent}'", f"mkdir -p '{target}'",
                    f"mount --bind {'-o ro ' if read_only else ''}'{source}' '{target}'"]
     script.append('exec "$@"')
-    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", "\n".join(script), "sh", *command]
+    return ["unshare", "--mount", *(["--net"] if network else []), "--propagation", "private", "--",
+            "sh", "-c", "\n".join(script), "sh", *command]
 
 
 def with_capabilities(added, no_new_privs, command):
@@ -425,17 +427,30 @@ def with_capabilities(added, no_new_privs, command):
 
 
 def start_daemonset_container(node_folder, added, no_new_privs):
-    """dmabufd as the DaemonSet's container: its socket option, its mount of the node
-    folder, its capabilities. The other options configure what this test does not look
-    at (the metrics listener); the manifest checks above cover them."""
+    """dmabufd as the DaemonSet's container: its args, its mount of the node folder, its
+    capabilities, a network namespace of its own (the pod's)."""
     pod, container = daemon_container(documents((MANIFESTS / "daemonset.yaml").read_text()))
     socket = option(container["args"], "--socket")
     served, _, volume = node_path(pod, container, socket)
     mount = next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == volume["name"])
-    command = with_capabilities(added, no_new_privs, [DMABUFD, f"--socket={socket}"])
-    process = subprocess.Popen(in_container([(node_folder, mount, False)], command),
+    command = with_capabilities(added, no_new_privs, [DMABUFD, *container["args"]])
+    process = subprocess.Popen(in_container([(node_folder, mount, False)], command, network=True),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return process, os.path.join(node_folder, os.path.relpath(served, volume["hostPath"]["path"]))
+
+
+def probe_answers(pid):
+    """The probes' and Prometheus's request, GET /metrics on the metrics port, from inside
+    the pod's network namespace: 200 with the text."""
+    _, container = daemon_container(documents((MANIFESTS / "daemonset.yaml").read_text()))
+    port = container_port(container, container["readinessProbe"]["httpGet"]["port"])
+    probe = subprocess.run(
+        ["nsenter", f"--net=/proc/{pid}/ns/net", "curl", "-sS", "--fail", "--retry", "20", "--retry-connrefused",
+         "--retry-delay", "0", "-D", "-", f"http://127.0.0.1:{port}/metrics"],
+        capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    assert "content-type: text/plain; version=0.0.4" in probe.stdout.lower(), probe.stdout[:300]
+    assert "\ndmabufd_scans_total " in probe.stdout
 
 
 def stop(process):
@@ -471,6 +486,7 @@ def test_the_daemonset_container_starts_serves_and_the_sidecar_follows_it(varian
         assert wait_for_socket(socket, dmabufd, timeout=60), dmabufd.communicate()[0]
         with RawClient(socket) as client:
             assert "error" not in client.call(MONITOR + "Status")
+        probe_answers(dmabufd.pid)
 
         # The sidecar exactly as the pod runs it: its args, its environment, its uid, the
         # node folder mounted read-only where the pod mounts it.

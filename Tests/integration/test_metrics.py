@@ -3,14 +3,17 @@ buffers, so the host and exporter totals must be exactly zero, while watched nam
 clients, denials and errors are driven by the tests and must be counted exactly."""
 import json
 import os
+import socket
 import stat
 import subprocess
+import tempfile
 import threading
 import time
+import urllib.parse
 
 import pytest
 
-from metrics_text import Metrics, promtool_check
+from metrics_text import Metrics, endpoint, fetch, promtool_check
 from service_helpers import DMABUFD, NOBODY, Daemon, admitted, dmabufctl, wait_until
 from varlink_raw import MONITOR, RawClient
 
@@ -192,3 +195,149 @@ def test_status_carries_the_latest_pass_exporters_only_after_a_pass(fresh):
 def test_a_too_short_scrape_interval_is_refused():
     done = subprocess.run([DMABUFD, "--metrics-min-interval-msec", "99"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 64 and "--metrics-min-interval-msec must be at least 100" in done.stderr, done.stderr
+
+
+@pytest.fixture
+def served():
+    """A service with its HTTP endpoint on a free loopback port."""
+    daemon = Daemon("--metrics-address", "127.0.0.1:0", "--metrics-min-interval-msec", HOUR_MSEC)
+    yield daemon, endpoint(daemon)
+    assert daemon.stop() == 0, daemon.output()
+    assert "stopped serving metrics" in daemon.output()
+
+
+def test_the_endpoint_serves_the_same_text_as_the_method(served):
+    daemon, url = served
+    status, headers, body = fetch(url)
+    assert status == 200
+    assert headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert int(headers["Content-Length"]) == len(body.encode())
+    promtool_check(body)
+    printed = scrape(daemon)
+    # One pass served both; the only difference is the Varlink call's own connection.
+    over_http = Metrics(body)
+    assert over_http.value("dmabufd_clients") == 0 and printed.value("dmabufd_clients") == 1
+    assert body.replace("dmabufd_clients 0\n", "dmabufd_clients 1\n") == printed.text
+    status, headers, head_body = fetch(url, method="HEAD")
+    assert (status, head_body) == (200, "") and int(headers["Content-Length"]) == len(body.encode())
+
+
+@pytest.mark.parametrize("path", ["/", "/metrics/", "/metricsx", "/debug/pprof", "/favicon.ico"])
+def test_nothing_but_metrics_is_served(served, path):
+    _, url = served
+    status, _, _ = fetch(url.replace("/metrics", path))
+    assert status == 404
+
+
+def test_other_methods_are_refused_with_405(served):
+    _, url = served
+    for method in ("POST", "PUT", "DELETE"):
+        status, headers, _ = fetch(url, method=method)
+        assert status == 405 and headers["Allow"] == "GET, HEAD", method
+
+
+def raw_request(url, data):
+    """Sends raw bytes to the endpoint and returns everything it answers until it closes."""
+    host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
+    with socket.create_connection((host, port), timeout=30) as connection:
+        try:
+            connection.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it may answer and close before it has read everything
+        answer = b""
+        try:
+            while chunk := connection.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+        return answer
+
+
+def test_requests_are_bounded_in_size_and_the_endpoint_keeps_serving(served):
+    daemon, url = served
+    # A header far beyond the 8 KiB a request may take: refused, not buffered.
+    answer = raw_request(url, b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 1_000_000 + b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    answer = raw_request(url, b"this is not HTTP\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert fetch(url)[0] == 200
+    assert daemon.process.poll() is None
+
+
+def test_many_concurrent_scrapes_are_served_while_scans_run():
+    daemon = Daemon("--metrics-address", "127.0.0.1:0")
+    url = endpoint(daemon)
+    try:
+        stop = threading.Event()
+        scans = []
+        statuses = []
+
+        def scan_repeatedly():
+            with RawClient(daemon.socket) as client:
+                while not stop.is_set():
+                    reply = client.call(MONITOR + "Scan", {"names": ["busy"]})
+                    scans.append("error" not in reply)
+
+        def scrape_repeatedly():
+            for _ in range(10):
+                status, _, body = fetch(url)
+                statuses.append(status)
+                Metrics(body)
+
+        scanners = [threading.Thread(target=scan_repeatedly) for _ in range(4)]
+        scrapers = [threading.Thread(target=scrape_repeatedly) for _ in range(32)]
+        for thread in scanners + scrapers:
+            thread.start()
+        for thread in scrapers:
+            thread.join()
+        stop.set()
+        for thread in scanners:
+            thread.join()
+        assert statuses == [200] * 320
+        assert scans and all(scans), "a Scan failed while scrapes ran"
+        promtool_check(fetch(url)[2])
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+
+
+def test_scrapes_alone_start_at_most_one_pass_per_interval():
+    daemon = Daemon("--metrics-address", "127.0.0.1:0", "--metrics-min-interval-msec", "500")
+    url = endpoint(daemon)
+    try:
+        started = time.monotonic()
+        statuses = []
+
+        def scrape_for_a_while():
+            while time.monotonic() - started < 1.6:
+                statuses.append(fetch(url)[0])
+
+        threads = [threading.Thread(target=scrape_for_a_while) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+        passes = scrape(daemon).value("dmabufd_scans_total")
+        assert len(statuses) > 16 and set(statuses) == {200}
+        # One pass per started interval, plus the final scrape's own.
+        assert 2 <= passes <= int(elapsed / 0.5) + 2, (passes, elapsed, len(statuses))
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+
+
+def test_an_address_in_use_stops_start_up_with_73_and_leaves_no_socket(served):
+    _, url = served
+    taken = urllib.parse.urlsplit(url).netloc
+    folder = tempfile.mkdtemp(prefix="dmabufd-test-")
+    socket_path = os.path.join(folder, "other.sock")
+    done = subprocess.run([DMABUFD, "--socket", socket_path, "--metrics-address", taken],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 73, done.stderr
+    assert f"cannot serve metrics on {taken}: Address already in use" in done.stderr
+    assert not os.path.exists(socket_path)
+
+
+@pytest.mark.parametrize("address", ["localhost:9464", "127.0.0.1", "127.0.0.1:65536", "::1:9464", "[::1]"])
+def test_a_bad_metrics_address_is_refused_before_start(address):
+    done = subprocess.run([DMABUFD, "--metrics-address", address], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 64 and f'--metrics-address: "{address}" is not an address' in done.stderr, done.stderr
