@@ -22,7 +22,8 @@ test_prefixes (nested prefix watches), test_details (per-buffer details, a full 
 test_startup (the first moments of a fresh service), test_subscribe (the exact reply
 sequence of a stream, details, a subscriber that stops reading), test_follow (`dmabufctl
 watch --follow` as NDJSON, on a terminal, and stopped), test_exporters (per-exporter
-totals in every pass, and in `dmabufctl status`).
+totals in every pass, and in `dmabufctl status`), test_metrics (the Prometheus text, over
+HTTP and from `dmabufctl metrics`, against the truth).
 
 The session fails at once (never skips) when it is not root, when either buffer device is
 missing, when debugfs bufinfo cannot be read, or when the kernel lacks the iterator: a
@@ -34,6 +35,7 @@ varlink_raw) are shared, not copied.
 """
 import os
 import re
+from collections import Counter
 import stat
 import subprocess
 import sys
@@ -140,8 +142,9 @@ def read_bufinfo():
 @pytest.fixture(scope="session")
 def service():
     """One dmabufd with default options for the whole session (start-up costs ~20 s under
-    TCG); its clean exit on SIGTERM is checked at the end."""
-    started = Daemon()
+    TCG), its metrics endpoint on a free loopback port; its clean exit on SIGTERM is
+    checked at the end."""
+    started = Daemon("--metrics-address", "127.0.0.1:0")
     # Non-root clients need the socket's final mode; it is set just after the socket starts
     # accepting (test_unprivileged has a test of its own for that window).
     wait_for_socket_mode(started.socket, 0o666)
@@ -252,6 +255,15 @@ def assert_scan_is_truth(reply, buffers, names, prefixes=()):
     count, size = buffers.host_totals()
     assert (reply["scan"]["buffers"], reply["scan"]["bytes"]) == (count, size)
     assert "details_dropped" not in reply["scan"]
+
+
+def by_exporter(buffers):
+    """The `exporters` of a ScanInfo for these buffers: per exporter, sorted by name bytes."""
+    counts, sizes = Counter(), Counter()
+    for buffer in buffers:
+        counts[buffer["exporter"]] += 1
+        sizes[buffer["exporter"]] += buffer["size"]
+    return [{"name": name, "count": counts[name], "bytes": sizes[name]} for name in sorted(counts, key=str.encode)]
 
 
 def status(daemon):

@@ -1,17 +1,7 @@
 """Per-exporter totals, counted in the same pass: every exporter on the host with its
 buffers and bytes, exactly as the fixture (and anything there before) made them, and an
 exporter whose buffers are all gone drops out."""
-from collections import Counter
-
-from conftest import PAGE_SIZE, call, dmabufctl
-
-
-def by_exporter(buffers):
-    counts, sizes = Counter(), Counter()
-    for buffer in buffers:
-        counts[buffer["exporter"]] += 1
-        sizes[buffer["exporter"]] += buffer["size"]
-    return [{"name": name, "count": counts[name], "bytes": sizes[name]} for name in sorted(counts, key=str.encode)]
+from conftest import PAGE_SIZE, by_exporter, call, dmabufctl
 
 
 def test_each_pass_counts_every_buffer_under_its_exporter(daemon, buffers):
