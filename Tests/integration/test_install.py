@@ -81,7 +81,7 @@ def test_man_pages_render_and_lint_clean(root):
 def test_the_daemon_page_covers_every_option(root):
     page = open(installed(root, "/usr/share/man/man8/dmabufd.8")).read()
     help_text = subprocess.run([installed(root, "/usr/sbin/dmabufd"), "--help"], capture_output=True, text=True).stdout
-    options = {word.rstrip(",") for word in help_text.split() if word.startswith("--") and len(word) > 2}
+    options = {word.rstrip(",.;:") for word in help_text.split() if word.startswith("--") and len(word) > 2}
     options -= {"--version", "--help"}
     for option in sorted(options):
         assert f"Fl -{option[2:]}" in page, f"dmabufd(8) does not describe {option}"
@@ -158,6 +158,7 @@ say mode "$(stat -c %a /run/dmabufd/dmabufd.sock)"
 say scan "$(/opt/dmabufd/dmabufctl scan --socket /run/dmabufd/dmabufd.sock cam --json)"
 say service_after "$(systemctl is-active dmabufd.service)"
 say triggered_by "$(systemctl show -p TriggeredBy --value dmabufd.service)"
+say metrics "$(curl -sS --retry 20 --retry-connrefused --retry-delay 0 http://127.0.0.1:9464/metrics | grep -c '^# TYPE dmabufd_')"
 say caps "$(grep -h -E 'CapEff|CapBnd|NoNewPrivs' /proc/$(systemctl show -p MainPID --value dmabufd.service)/status | tr -s '\t\n' '  ')"
 systemctl stop dmabufd.service
 say service_stopped "$(systemctl is-active dmabufd.service)"
@@ -178,10 +179,19 @@ StandardOutput=file:/results/out.txt
 """
 
 
+def readme_metrics_drop_in():
+    """The drop-in README.md gives for serving metrics from the unit, as written there."""
+    with open(os.path.join(REPO, "README.md")) as readme:
+        text = readme.read()
+    start = text.index("```ini\n[Service]\n") + len("```ini\n")
+    return text[start:text.index("```", start)]
+
+
 def test_systemd_starts_it_on_the_first_connection_and_stops_it_cleanly(root):
     """A real systemd as PID 1 (systemd-nspawn over this machine's /usr, --volatile=yes,
-    nothing persistent) with the installed units: the socket listens first, a client's
-    connection starts the service, which answers through the passed socket."""
+    nothing persistent) with the installed units and README's metrics drop-in: the socket
+    listens first, a client's connection starts the service, which answers through the
+    passed socket and serves metrics over HTTP."""
     work = tempfile.mkdtemp(prefix="dmabufd-nspawn-")
     results, units, wants = (os.path.join(work, name) for name in ("results", "units", "wants"))
     for folder in (results, units, f"{wants}/multi-user", f"{wants}/sockets"):
@@ -193,6 +203,11 @@ def test_systemd_starts_it_on_the_first_connection_and_stops_it_cleanly(root):
         moved.write(unit.read().replace("ExecStart=/usr/sbin/dmabufd", "ExecStart=/opt/dmabufd/dmabufd"))
     with open(f"{units}/dmabufd-check.service", "w") as unit:
         unit.write(CHECK_UNIT)
+    drop_in = readme_metrics_drop_in()
+    assert "ExecStart=/usr/local/sbin/dmabufd " in drop_in, drop_in
+    os.makedirs(f"{units}/dmabufd.service.d")
+    with open(f"{units}/dmabufd.service.d/metrics.conf", "w") as conf:
+        conf.write(drop_in.replace("/usr/local/sbin/dmabufd", "/opt/dmabufd/dmabufd"))
     with open(f"{results}/check.sh", "w") as script:
         script.write(CONTAINER_CHECK)
     binaries = os.path.join(work, "bin")
@@ -207,7 +222,7 @@ def test_systemd_starts_it_on_the_first_connection_and_stops_it_cleanly(root):
          "--console=pipe", "--capability=CAP_BPF,CAP_PERFMON", "--system-call-filter=bpf",
          f"--bind={results}:/results", f"--bind-ro={binaries}:/opt/dmabufd",
          *(f"--bind-ro={units}/{name}:{etc}/{name}" for name in ("dmabufd.socket", "dmabufd.service",
-                                                                   "dmabufd-check.service")),
+                                                                   "dmabufd.service.d", "dmabufd-check.service")),
          f"--bind-ro={wants}/multi-user:{etc}/multi-user.target.wants",
          f"--bind-ro={wants}/sockets:{etc}/sockets.target.wants",
          "systemd.firstboot=off"],
@@ -218,6 +233,7 @@ def test_systemd_starts_it_on_the_first_connection_and_stops_it_cleanly(root):
     assert (seen["socket_before"], seen["service_before"], seen["mode"]) == ("active", "inactive", "666"), seen
     assert '"name":"cam"' in seen["scan"] and '"present":false' in seen["scan"], seen["scan"]
     assert (seen["service_after"], seen["triggered_by"]) == ("active", "dmabufd.socket"), seen
+    assert int(seen["metrics"]) >= 15, "the drop-in's endpoint did not serve the metrics"
     assert seen["caps"].split() == ["CapEff:", "0000000000000000", "CapBnd:", "0000000000000000",
                                     "NoNewPrivs:", "1"], seen["caps"]
     assert (seen["service_stopped"], seen["result"]) == ("inactive", "success 0"), seen
