@@ -21,7 +21,7 @@ struct MetricsCommand: ParsableCommand {
     @OptionGroup var options: ConnectionOptions
 
     @Option(
-        help: "Write the metrics to this file, replacing it whole, instead of printing them.",
+        help: ArgumentHelp("Write the metrics to this file, replacing it whole, instead of printing them.", valueName: "file"),
         completion: .file(extensions: ["prom"]))
     var output: String?
 

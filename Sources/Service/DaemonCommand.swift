@@ -103,11 +103,12 @@ public struct DaemonCommand: ParsableCommand {
     var subscriberTimeoutMsec = 60_000
 
     @Option(
-        help: """
+        help: ArgumentHelp(
+            """
             Serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (nothing else is \
             served there). HOST is a numeric address: 127.0.0.1 for this host only, 0.0.0.0 or \
             [::] for every interface. Off unless given.
-            """)
+            """, valueName: "host:port"))
     var metricsAddress: String?
 
     @Option(
