@@ -5,8 +5,11 @@ from conftest import PAGE_SIZE, by_exporter, call, dmabufctl, expected_matches
 from metrics_text import Metrics, endpoint, fetch, promtool_check
 
 
-def scraped(daemon):
-    """The session service's metrics both ways: over its HTTP endpoint and over Varlink."""
+def scraped(daemon, client):
+    """The session service's metrics both ways, over its HTTP endpoint and over Varlink,
+    after a Scan on `client`: a scrape reports the latest pass if it is fresh enough, and
+    the Scan makes sure the latest pass ran after the test's changes."""
+    call(client, "Scan")
     status, _, body = fetch(endpoint(daemon))
     assert status == 200, body
     printed = dmabufctl("metrics", "--socket", daemon.socket)
@@ -36,13 +39,11 @@ def test_metrics_report_every_exporter_and_watched_name_exactly(daemon, buffers)
     names, prefixes = ["met-a", "met-b", "met-none"], ["met-"]
     with daemon.client() as client:
         call(client, "Watch", {"names": names, "prefixes": prefixes})
-        for metrics in scraped(daemon):
+        for metrics in scraped(daemon, client):
             assert_metrics_are_truth(metrics, buffers, names, prefixes)
 
-        # Freed buffers leave the totals; a Scan makes the pass the scrapes report (or
-        # reuse) one that ran after the free.
+        # Freed buffers leave the totals.
         for ident in udmabufs:
             buffers.close(ident)
-        call(client, "Scan")
-        for metrics in scraped(daemon):
+        for metrics in scraped(daemon, client):
             assert_metrics_are_truth(metrics, buffers, names, prefixes)
