@@ -8,8 +8,9 @@ with dmabufd's systemd unit and with dmabufctl, and runnable as written.
   namespace of its own, so a version that fetched them would fail, not pass.
 - Consistency: the checks run on the manifest files and, where kubectl is installed, on
   what `kubectl kustomize` renders from them (what `kubectl apply -k` would send).
-- Runnable: dmabufd starts with exactly the capabilities the DaemonSet adds (and fails
-  without any one the kernel needs), and the example pod's sidecar, with its own
+- Runnable: dmabufd starts with the DaemonSet's args and exactly the capabilities it
+  adds (and fails without any one the kernel needs), answers its probes' GET /metrics
+  in a network namespace of its own, and the example pod's sidecar, with its own
   command, environment, uid and read-only mount, follows it through the node folder.
 """
 import importlib.resources

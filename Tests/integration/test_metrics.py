@@ -341,3 +341,17 @@ def test_an_address_in_use_stops_start_up_with_73_and_leaves_no_socket(served):
 def test_a_bad_metrics_address_is_refused_before_start(address):
     done = subprocess.run([DMABUFD, "--metrics-address", address], capture_output=True, text=True, timeout=30)
     assert done.returncode == 64 and f'--metrics-address: "{address}" is not an address' in done.stderr, done.stderr
+
+
+def test_a_policy_can_grant_metrics_to_another_user(tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"rules": [{"uid": NOBODY, "methods": ["Status", "Metrics"]}]}))
+    os.chmod(tmp_path, 0o755)
+    daemon = Daemon("--policy", str(policy))
+    try:
+        granted = dmabufctl("metrics", "--socket", daemon.socket, user=NOBODY)
+        assert granted.returncode == 0, granted.stderr
+        promtool_check(granted.stdout)
+        assert Metrics(granted.stdout).value("dmabufd_denials_total", kind="method") == 0
+    finally:
+        assert daemon.stop() == 0, daemon.output()
