@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(REPO, "Tests", "vm"), os.path.join(REPO, "Tests", "integration")]
@@ -31,16 +32,18 @@ from varlink_raw import MONITOR, RawClient  # noqa: E402
 # than on the host); the host, without buffers, with 10 and 1,000.
 FULL = {"ns": [1_000, 10_000, 50_000], "ms": [10, 100, 1_000], "samples": 20, "warmup": 2, "budget": 10.0,
         "subscribers": 100, "subscribe_seconds": 4.5, "subscribe_ms": [10], "host_subscribe_ms": [10, 1_000],
-        "connections": 1_000, "starts": 10, "profile_seconds": 3.0}
+        "connections": 1_000, "starts": 10, "profile_seconds": 3.0, "metrics_ms": [1_000, 16_384]}
 QUICK = {"ns": [100], "ms": [10], "samples": 2, "warmup": 1, "budget": 5.0,
          "subscribers": 4, "subscribe_seconds": 0.6, "subscribe_ms": [10], "host_subscribe_ms": [10],
-         "connections": 20, "starts": 2, "profile_seconds": 0.5}
+         "connections": 20, "starts": 2, "profile_seconds": 0.5, "metrics_ms": [10]}
 MIN_SAMPLES = 5          # a slow method stops after `budget` seconds, but not before this many
 NAMES_ON_BUFFERS = 2_000  # buffer i is named bench-(i mod 2000): M watched names match M/2000 of them
 CONCURRENT = 64
 SUBSCRIBE_INTERVAL_MSEC = 100
 SMALL_RING = 4096
 BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo"
+# One watched name's series in the metrics text: its name and value.
+WATCHED_SERIES = re.compile(r'^dmabufd_watched_(buffers|bytes)\{name="([^"\\]*)",kind="name"\} (\d+)$', re.M)
 # A buffer's line in bufinfo: size, flags, mode, count, exporter, inode, name ("<none>": unnamed).
 BUFINFO_LINE = re.compile(rb"^(\d+)\t[0-9a-f]+\t[0-9a-f]+\t\d+\t[^\t]*\t\d+\t(.*)$", re.M)
 
@@ -451,12 +454,35 @@ def run_host(args, config):
     record["subscribe"] = [row for m in config["host_subscribe_ms"]
                            for row in subscribe_overhead(service, m, zero_answer(watched_names(m)), config)]
     record["profile"] = profile_scans(service, max(config["ms"]), config["profile_seconds"])
+    record["metrics"] = [metrics_scrapes(args.bin_dir, m, config) for m in config["metrics_ms"]]
     service.stop()
     # The ring buffer's share of RSS: the same service with the smallest ring it accepts.
     small = Service(args.bin_dir, "--ring-bytes", str(SMALL_RING))
     record["small_ring_idle_kib"] = small.rss_kib()
     small.stop()
     return record
+
+
+def metrics_scrapes(bin_dir, m, config):
+    """GET /metrics natively with M watched names, every scrape reusing one pass: the cost
+    of rendering and sending the text, which grows with the watch set (two series a name).
+    Each answer must equal the first, whose watched series are checked against the truth."""
+    service = Service(bin_dir, "--metrics-address", "127.0.0.1:0", "--metrics-min-interval-msec", "3600000")
+    service.log.seek(0)
+    url = re.search(r"serving metrics on (http://\S+/metrics)", service.log.read()).group(1)
+    names = watched_names(m)
+    with RawClient(service.socket) as client:
+        for start in range(0, m, 1024):
+            call(client, "Watch", {"names": names[start:start + 1024]})
+        scrape = lambda: ({"text": urllib.request.urlopen(url, timeout=60).read()}, {})  # noqa: E731
+        first = scrape()[0]
+        series = {(kind, name): int(value) for kind, name, value in WATCHED_SERIES.findall(first["text"].decode())}
+        answer = {name: (series.get(("buffers", name)), series.get(("bytes", name))) for name in names}
+        truthful = check(f"metrics M={m}", answer, zero_answer(names))
+        result = {"m": m, "bytes": len(first["text"]), **measure(f"metrics M={m}", scrape, first, config)}
+        result["agrees"] = truthful and result["agrees"]
+    service.stop()
+    return result
 
 
 def profile_scans(service, m, seconds, top=10):

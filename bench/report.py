@@ -212,6 +212,11 @@ def markdown(result):
     lines += ["", "## Memory (VmRSS, MiB) and start-up to serving (median)", ""] + \
         table(["where", "idle", "idle, anonymous", "1,000 watched names", "connections", "start-up"],
               memory_rows(host, vm.get("services", [])))
+    if host.get("metrics"):
+        lines += ["", "## Metrics: GET /metrics on the host, natively, every scrape reusing one pass", ""] + \
+            table(["watched names", "text", "median", "p10 – p90", "samples", "answer = truth"],
+                  [(f"{r['m']:,}", f"{r['bytes'] / 1024:,.0f} KiB", duration(r["nsec"]["median"]), spread(r["nsec"]),
+                    r["nsec"]["samples"], "yes" if r["agrees"] else "**no**") for r in host["metrics"]])
     if "small_ring_idle_kib" in host:
         lines += ["", f"Idle with `--ring-bytes 4096` (host): {host['small_ring_idle_kib'] / MIB:.1f} MiB. "
                   "Largest mappings when idle (host, KiB): " +
