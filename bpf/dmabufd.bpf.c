@@ -113,25 +113,32 @@ static __always_inline void count_slot(__u32 *slot, __u64 size, __u64 pass)
 	globals.buffer_matched = 1;
 }
 
-/* Adds one buffer to its exporter's totals. */
-static __always_inline void count_exporter(struct dma_buf *buf, __u64 size, __u64 pass)
+/* An exporter's name as a key of "exporters": a struct, so that a global
+ * function can take a pointer to it (the verifier then knows its size). */
+struct exporter_key {
+	char name[DMABUFD_NAME_LEN];
+};
+
+/* Adds one buffer to its exporter's totals. A global function: the verifier
+ * checks it once, on its own, instead of along every path through the pass
+ * loop, where its branches doubled the program's load time. */
+__noinline int count_exporter(struct exporter_key *key, __u64 size, __u64 pass)
 {
 	struct dmabufd_slot_stats *st, fresh = { .pass_id = pass };
-	char key[DMABUFD_NAME_LEN] = {};
-	const char *exporter = BPF_CORE_READ(buf, exp_name);
 
-	if (exporter)
-		bpf_probe_read_kernel_str(key, sizeof(key), exporter);
+	if (!key)
+		return 0;
 	st = bpf_map_lookup_elem(&exporters, key);
 	if (!st) {
 		/* Fails only when the map is full: that exporter goes uncounted. */
 		if (bpf_map_update_elem(&exporters, key, &fresh, BPF_NOEXIST))
-			return;
+			return 0;
 		st = bpf_map_lookup_elem(&exporters, key);
 		if (!st)
-			return;
+			return 0;
 	}
 	add_buffer(st, size, pass);
+	return 0;
 }
 
 /* One buffer's walk over the prefixes of its name. */
@@ -175,7 +182,8 @@ int dmabufd_pass(void *ctx)
 	/* The whole 32 bytes are the hash key, and bpf_probe_read_kernel_str
 	 * leaves the tail as it was: zero it for every buffer. */
 	char name[DMABUFD_NAME_LEN];
-	const char *pname;
+	struct exporter_key exporter;
+	const char *pname, *pexporter;
 	__u64 size;
 
 	/* libbpf 1.1 has no bpf_for_each: the new/next/destroy loop by hand. */
@@ -187,9 +195,14 @@ int dmabufd_pass(void *ctx)
 		if (pname) /* NULL = unnamed: the key stays all zero, never watched */
 			bpf_probe_read_kernel_str(name, sizeof(name), pname);
 
+		__builtin_memset(&exporter, 0, sizeof(exporter));
+		pexporter = BPF_CORE_READ(buf, exp_name);
+		if (pexporter)
+			bpf_probe_read_kernel_str(exporter.name, sizeof(exporter.name), pexporter);
+
 		buffers += 1;
 		bytes += size;
-		count_exporter(buf, size, pass);
+		count_exporter(&exporter, size, pass);
 		globals.buffer_matched = 0;
 		if (name[0]) {
 			count_slot(bpf_map_lookup_elem(&watched, name), size, pass);
