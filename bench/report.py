@@ -88,14 +88,14 @@ def targets(vm, host):
 # What the profiles of this design (bench/METHOD.md, "Findings") say would close a missed target;
 # the tables of the same report show whether the profile still says so.
 CLOSERS = {
-    "Scan end to end": "the service's own time per Scan grows with M, not N (the rest column; natively ~2.4 µs a "
+    "Scan end to end": "the service's own time per Scan grows with M, not N (the rest column; natively ~2.7 µs a "
                        "name since watch sets are kept sorted; ~5 µs before). The profile is now led by building "
                        "the reply: a JSON value per match, encoded by appending arrays (`Array.append(contentsOf:)`), "
                        "and malloc. Writing the reply straight into one buffer, without the intermediate JSON tree, "
                        "would leave the pass, the floor; it meets 1.5× at M = 10 and at N = 50,000 up to M = 100.",
-    "debugfs": "the same per-name cost: the pass itself is 34–45× below debugfs at every N (the bare-pass column), "
+    "debugfs": "the same per-name cost: the pass itself is 25–34× below debugfs at every N (the bare-pass column), "
                "so closing the Scan target closes this one.",
-    "fdinfo": "the same per-name cost: the pass is 266–569× below the walk, so closing the Scan target closes this one.",
+    "fdinfo": "the same per-name cost: the pass is 194–325× below the walk, so closing the Scan target closes this one.",
     "64 concurrent": "a pass starts as soon as the first Scan reaches the monitor; Scans still being read and decoded "
                      "by the event loops miss it and each may start the next. Where the pass is short against that "
                      "per-request work (N = 1,000), the 64 spread over more passes. Starting a pass only once the "
