@@ -36,10 +36,9 @@ public struct MonitorStatus: Sendable {
     public var exporters: [ExporterTotals]?
 }
 
-/// What the monitor tells a metrics scrape: the passes so far, the latest one, and every
-/// watched name as it saw them.
+/// What the monitor tells a metrics scrape: the passes so far (the latest one among them),
+/// and every watched name as the latest saw it.
 public struct MonitorMetrics: Sendable {
-    public var latest: PassStatistics.LatestPass
     public var statistics: PassStatistics
     /// Every name and prefix in the kernel map, sorted, with its stats.
     public var watches: [(watch: Watch, stats: NameStats)]
@@ -191,7 +190,8 @@ public actor BufferMonitor {
     public func status() -> MonitorStatus {
         MonitorStatus(
             clients: clients.count, watched: registry.mappedCount, capacity: registry.capacity,
-            passes: statistics.passes, mapEntries: runner.mapEntryCount(), exporters: statistics.latest?.totals.exporters)
+            passes: statistics.passes, mapEntries: runner.mapEntryCount(),
+            exporters: statistics.latest?.totals.exporters)
     }
 
     /// The metrics as of the latest pass if it started less than `maxAge` ago, else as of
@@ -201,9 +201,8 @@ public actor BufferMonitor {
         if !statistics.isFresh(within: maxAge, at: .now) {
             _ = try await nextPass(connection: .service, held: [], collecting: .none)
         }
-        guard let latest = statistics.latest else { preconditionFailure("a pass succeeded, yet none is recorded") }
         return MonitorMetrics(
-            latest: latest, statistics: statistics, watches: registry.mapped.sorted().map { ($0, runner.stats(for: $0.key)) },
+            statistics: statistics, watches: registry.mapped.sorted().map { ($0, runner.stats(for: $0.key)) },
             capacity: registry.capacity, clients: clients.count, subscribers: subscriptions.count)
     }
 

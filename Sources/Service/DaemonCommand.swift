@@ -38,7 +38,8 @@ public struct DaemonCommand: ParsableCommand {
 
             Exit codes: 0 stopped cleanly; 64 bad options; 69 the kernel cannot run the program \
             (too old, no BTF, lockdown); 73 the socket or the metrics address cannot be set \
-            up (another dmabufd serves it, the port is taken); 77 missing privileges; 78 a bad policy file; 1 any other start-up failure.
+            up (another dmabufd serves it, the port is taken); 77 missing privileges; 78 a bad \
+            policy file; 1 any other start-up failure.
             """,
         version: ProductVersion.string)
 
@@ -230,7 +231,8 @@ public struct DaemonCommand: ParsableCommand {
                 group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         }
         let group = ServiceGroup(
-            services: [server] + (endpoint.map { [$0] } ?? []), gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+            services: [server] + (endpoint.map { [$0] } ?? []), gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [], logger: logger)
         do {
             try await group.run()
         } catch {

@@ -16,15 +16,17 @@ public struct MetricsReport: Sendable {
         var out = ExpositionWriter()
         out.family("dmabufd_build_info", .gauge, help: "Always 1; the labels say dmabufd's version and the kernel's release.")
         out.sample("dmabufd_build_info", 1, labels: ["version": version, "kernel": kernel])
-        writePass(into: &out)
+        writePasses(into: &out)
+        writeLatestPass(into: &out)
         writeWatches(into: &out)
         writeService(into: &out)
         return out.text
     }
 
-    /// The latest pass: the host's buffers, in total and by exporter, and when it ran.
-    private func writePass(into out: inout ExpositionWriter) {
-        let totals = monitor.latest.totals
+    /// The latest pass: the host's buffers, in total and by exporter, and when it ran
+    /// (nothing before the first pass).
+    private func writeLatestPass(into out: inout ExpositionWriter) {
+        guard let totals = monitor.statistics.latest?.totals else { return }
         out.family("dmabufd_host_buffers", .gauge, help: "DMA-BUFs on the host, named or not, in the latest pass.")
         out.sample("dmabufd_host_buffers", Int(totals.buffers))
         out.family("dmabufd_host_bytes", .gauge, help: "Total size of the DMA-BUFs on the host in the latest pass, in bytes.")
@@ -43,6 +45,10 @@ public struct MetricsReport: Sendable {
             "dmabufd_last_scan_timestamp_seconds", .gauge,
             help: "When the latest pass started, in seconds since the epoch.")
         out.sample("dmabufd_last_scan_timestamp_seconds", Double(totals.startedUsec) / 1e6)
+    }
+
+    /// How many passes ran, failed, and how long they took.
+    private func writePasses(into out: inout ExpositionWriter) {
         out.family("dmabufd_scans_total", .counter, help: "Passes over the kernel's DMA-BUF list since dmabufd started.")
         out.sample("dmabufd_scans_total", monitor.statistics.passes)
         out.family("dmabufd_scan_failures_total", .counter, help: "Passes the kernel refused to run.")
