@@ -14,9 +14,7 @@ import Glibc
 /// beside them, paced by how fast the peer reads), and on graceful shutdown stops
 /// accepting, ends every connection and removes its socket file.
 public struct VarlinkServer: Service, CustomStringConvertible {
-    /// A connection as the listener hands it over. It is wrapped in a NIOAsyncChannel only
-    /// once its task owns it: a wrapped channel dropped unserved (accepted just as the
-    /// listener closes) traps in NIO (swift-nio#2813), a plain one is merely closed.
+    /// A connection as the listener hands it over, not yet wrapped (see `Channel.takenOver`).
     private struct Accepted: Sendable {
         let channel: any Channel
         let peer: PeerCredentials
@@ -116,11 +114,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
         logger.debug("connection \(client.connection) from \(client.peer)")
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
-            channel = try await accepted.channel.eventLoop.submit {
-                let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: accepted.channel)
-                try accepted.channel.syncOptions?.setOption(.autoRead, value: true)
-                return wrapped
-            }.get()
+            channel = try await accepted.channel.takenOver(reading: ByteBuffer.self, writing: ByteBuffer.self)
         } catch {
             logger.debug("connection \(client.connection) closed before it was served: \(error)")
             accepted.channel.close(promise: nil)

@@ -131,12 +131,7 @@ public struct MetricsHTTPServer: Service, CustomStringConvertible {
     /// trouble is its own and must not reach the server or the other clients.
     private func serve(_ channel: any Channel) async {
         do {
-            // Wrapped only now that this task owns it (see VarlinkServer.Accepted).
-            let connection = try await channel.eventLoop.submit {
-                let wrapped = try NIOAsyncChannel<HTTPServerRequestPart, Never>(wrappingChannelSynchronously: channel)
-                try channel.syncOptions?.setOption(.autoRead, value: true)
-                return wrapped
-            }.get()
+            let connection = try await channel.takenOver(reading: HTTPServerRequestPart.self, writing: Never.self)
             try await connection.executeThenClose { inbound in
                 let response: Response
                 switch await closing(channel, after: limits.timeout, { await readRequest(inbound) }) {
