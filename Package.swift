@@ -23,6 +23,10 @@ let package = Package(
             providers: [.apt(["libbpf-dev", "libelf-dev", "zlib1g-dev"])]),
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
+        // The C library and the few system calls every other module shares: errno as a value,
+        // whole reads and writes, a Unix socket address. The one place that imports libc.
+        .target(name: "DmabufSystem", path: "Sources/System"),
+
         // The wire protocol: framing, messages, the Monitor interface, name rules. No sockets, no BPF.
         .target(
             name: "DmabufProtocol", dependencies: ["CJansson"], path: "Sources/Protocol",
@@ -30,14 +34,28 @@ let package = Package(
 
         // The BPF program's owner: load, run a pass, read its maps. Nothing else touches libbpf.
         .target(
-            name: "DmabufScanner", dependencies: ["CLibbpf"], path: "Sources/Scanner",
+            name: "DmabufScanner", dependencies: ["CLibbpf", "DmabufSystem"], path: "Sources/Scanner",
             plugins: ["BPFObjectPlugin"]),
 
-        // The daemon: registry, scheduler, policy, socket server, start-up and shutdown.
+        // Varlink over a Unix socket, for any interface: listener, connection limits, peer
+        // credentials, framing, dispatch, reply streams. Nothing about BPF or io.dmabufd.Monitor.
+        .target(
+            name: "VarlinkServer",
+            dependencies: [
+                "DmabufProtocol", "DmabufSystem",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/VarlinkServer"),
+
+        // The daemon: the monitor (registry, passes, subscriptions), the Monitor interface,
+        // policy, metrics, privileged start-up and shutdown.
         .target(
             name: "DmabufService",
             dependencies: [
-                "DmabufProtocol", "DmabufScanner", "CLinux",
+                "DmabufProtocol", "DmabufScanner", "DmabufSystem", "VarlinkServer", "CLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -49,10 +67,12 @@ let package = Package(
         .executableTarget(name: "dmabufd", dependencies: ["DmabufService"], path: "Sources/dmabufd"),
 
         // The client library every Swift client of ours uses: connect, call, stream.
-        .target(name: "DmabufClient", dependencies: ["DmabufProtocol"], path: "Sources/Client"),
+        .target(name: "DmabufClient", dependencies: ["DmabufProtocol", "DmabufSystem"], path: "Sources/Client"),
         .executableTarget(
             name: "dmabufctl",
-            dependencies: ["DmabufClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "DmabufClient", "DmabufSystem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Sources/ClientCLI"),
 
         // `make bench`: the bare BPF pass, timed. Not a product: never installed.
@@ -62,11 +82,12 @@ let package = Package(
             path: "Sources/PassBench"),
 
         // `make test`: org.varlink.certification served by dmabufd's own dispatcher and socket
-        // server, and its sequence run by dmabufctl's client library. Not a product: never installed.
+        // server, and its sequence run by dmabufctl's client library. No BPF: it does not link
+        // DmabufService or libbpf. Not a product: never installed.
         .executableTarget(
             name: "varlink-certification",
             dependencies: [
-                "DmabufService", "DmabufClient", "DmabufProtocol",
+                "VarlinkServer", "DmabufClient", "DmabufProtocol",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -75,14 +96,15 @@ let package = Package(
             path: "Sources/Certification", resources: [.embedInCode("org.varlink.certification.varlink")]),
 
         // Build-time: compiles bpf/*.bpf.c and embeds the stripped object as Swift bytes.
-        .executableTarget(name: "BPFEmbedder", path: "Plugins/BPFEmbedder"),
+        .executableTarget(name: "BPFEmbedder", dependencies: ["DmabufSystem"], path: "Plugins/BPFEmbedder"),
         .plugin(
             name: "BPFObjectPlugin", capability: .buildTool(), dependencies: ["BPFEmbedder"],
             path: "Plugins/BPFObjectPlugin"),
 
-        .testTarget(name: "ProtocolTests", dependencies: ["DmabufProtocol", "DmabufClient"], path: "Tests/ProtocolTests"),
-        .testTarget(name: "ScannerTests", dependencies: ["DmabufScanner"], path: "Tests/ScannerTests"),
         .testTarget(
-            name: "ServiceTests", dependencies: ["DmabufService", "DmabufClient"], path: "Tests/ServiceTests"),
+            name: "ProtocolTests", dependencies: ["DmabufProtocol", "DmabufClient", "DmabufSystem"], path: "Tests/ProtocolTests"),
+        .testTarget(name: "ScannerTests", dependencies: ["DmabufScanner", "DmabufSystem"], path: "Tests/ScannerTests"),
+        .testTarget(
+            name: "ServiceTests", dependencies: ["DmabufService", "VarlinkServer", "DmabufClient", "DmabufSystem"], path: "Tests/ServiceTests"),
     ]
 )

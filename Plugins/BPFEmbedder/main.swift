@@ -10,32 +10,11 @@
 // copies any other output of a build command into a resource bundle, and a bundle's
 // accessor would link Foundation into dmabufd.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import DmabufSystem
 
 func fail(_ message: String) -> Never {
-    let line = Array("BPFEmbedder: \(message)\n".utf8)
-    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    Descriptor.printError("BPFEmbedder: \(message)\n")
     exit(1)
-}
-
-func readAll(_ path: String) -> [UInt8] {
-    guard let file = fopen(path, "rb") else { fail("cannot open \(path): \(String(cString: strerror(errno)))") }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-        if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
-        if n < chunk.count {
-            if ferror(file) != 0 { fail("cannot read \(path)") }
-            break
-        }
-    }
-    return bytes
 }
 
 func swiftSource(bytes: [UInt8], symbol: String, from input: String) -> String {
@@ -64,7 +43,7 @@ func run(_ arguments: [String]) {
     var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     let spawned = posix_spawn(&pid, arguments[0], nil, nil, &argv, environ)
-    guard spawned == 0 else { fail("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
+    guard spawned == 0 else { fail("cannot run \(arguments[0]): \(Errno(spawned))") }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 {
         guard errno == EINTR else { fail("cannot wait for \(arguments[0])") }
@@ -85,11 +64,20 @@ let stripped = output + ".stripped.o"
 run([clang] + args[6...] + ["-o", object])
 run([objcopy, "--strip-debug", object, stripped])
 let input = stripped
-let bytes = readAll(input)
+let bytes: [UInt8]
+do {
+    bytes = try readFile(input, limit: 16 << 20)
+} catch {
+    fail("cannot read \(input): \(error)")
+}
 guard !bytes.isEmpty else { fail("\(input) is empty") }
 
 let source = swiftSource(bytes: bytes, symbol: symbol, from: input)
-guard let out = fopen(output, "wb") else { fail("cannot create \(output): \(String(cString: strerror(errno)))") }
-let utf8 = Array(source.utf8)
-let written = utf8.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, out) }
-if written != utf8.count || fclose(out) != 0 { fail("cannot write \(output)") }
+let out = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+guard out >= 0 else { fail("cannot create \(output): \(Errno.current)") }
+do {
+    try Descriptor.writeAll(out, source)
+} catch {
+    fail("cannot write \(output): \(error)")
+}
+Descriptor.close(out)

@@ -1,5 +1,5 @@
 import DmabufProtocol
-import DmabufService
+import VarlinkServer
 
 /// Serves `org.varlink.certification` the way its interface text and both reference services
 /// do: each call must be exactly the one the client's sequence is due to make, and any other

@@ -1,10 +1,10 @@
 import ArgumentParser
 import DmabufClient
 import DmabufProtocol
-import DmabufService
 import Logging
 import NIOPosix
 import ServiceLifecycle
+import VarlinkServer
 
 /// `varlink-certification`: dmabufd's own Varlink code against the Varlink project's
 /// certification, in both roles. Its options are those of the reference implementations,
@@ -73,7 +73,7 @@ struct VarlinkCertification: AsyncParsableCommand {
             url: "https://varlink.org", interfaces: [CertificationInterfaceServer()])
         let server = VarlinkServer(
             listener, dispatcher: dispatcher, limits: ConnectionLimits(), connectionsPerUID: { _ in nil },
-            counters: ServiceCounters(),
+            observer: UnobservedServer(),
             group: MultiThreadedEventLoopGroup.singleton, notifier: ServiceManagerNotifier(), logger: logger)
         let group = ServiceGroup(
             services: [server], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)

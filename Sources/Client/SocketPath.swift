@@ -1,5 +1,5 @@
 import DmabufProtocol
-import Glibc
+import DmabufSystem
 
 extension VarlinkConnection {
     /// `$DMABUFD_SOCKET` when set and not empty, else `/run/dmabufd/dmabufd.sock`.

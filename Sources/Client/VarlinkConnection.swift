@@ -1,5 +1,5 @@
 import DmabufProtocol
-import Glibc
+import DmabufSystem
 
 /// A blocking Varlink connection over a Unix socket: the client side of
 /// dmabufd's protocol, for `dmabufctl`, tests and other tools.
@@ -38,13 +38,13 @@ public final class VarlinkConnection {
     }
 
     deinit {
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { Descriptor.close(fd) }
         chunk.deallocate()
     }
 
     /// Closes the connection; later calls throw `connectionClosed`.
     public func close() {
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { Descriptor.close(fd) }
         fd = -1
     }
 

@@ -1,10 +1,7 @@
 import ArgumentParser
 import DmabufClient
 import DmabufProtocol
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import DmabufSystem
 
 extension ExitCode {
     static let invalidInput = ExitCode(65)
@@ -53,8 +50,7 @@ func reportingFailures(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let failure as CLIFailure {
-        let line = "dmabufctl: \(failure.message)\n"
-        _ = line.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+        Descriptor.printError("dmabufctl: \(failure.message)\n")
         throw failure.exitCode
     }
 }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import DmabufSystem
 
 /// Replaces a file's contents all at once: the text goes to a new file beside it, which is
 /// flushed and renamed over it, so a reader sees the old text or the new, never part.
@@ -19,12 +17,14 @@ struct FileReplacement {
         let fd = mkstemp(&template)
         guard fd >= 0 else { throw failure("cannot create a file in \(folder)") }
         let staged = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let written = fchmod(fd, Self.mode) == 0 && writeAll(fd, Array(text.utf8)) && fsync(fd) == 0
-        let error = failure("cannot write \(path)")
-        close(fd)
-        guard written else {
+        defer { Descriptor.close(fd) }
+        do throws(Errno) {
+            if fchmod(fd, Self.mode) != 0 { throw .current }
+            try Descriptor.writeAll(fd, text)
+            if fsync(fd) != 0 { throw .current }
+        } catch {
             unlink(staged)
-            throw error
+            throw failure("cannot write \(path)", error)
         }
         guard rename(staged, path) == 0 else {
             let error = failure("cannot replace \(path)")
@@ -33,19 +33,8 @@ struct FileReplacement {
         }
     }
 
-    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var rest = bytes[...]
-        while !rest.isEmpty {
-            let count = rest.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { return false }
-            rest = rest.dropFirst(count)
-        }
-        return true
-    }
-
     /// `what` and the reason errno gives; build it before anything else changes errno.
-    private func failure(_ what: String) -> CLIFailure {
-        CLIFailure(message: "\(what): \(String(cString: strerror(errno)))", exitCode: .cannotCreate)
+    private func failure(_ what: String, _ error: Errno = .current) -> CLIFailure {
+        CLIFailure(message: "\(what): \(error)", exitCode: .cannotCreate)
     }
 }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import DmabufSystem
 
 /// How `watch --follow` ends from the outside: Ctrl-C, SIGTERM, or a reader that went away.
 enum FollowExit {
@@ -60,20 +58,12 @@ struct StandardOutput {
     struct Closed: Error {}
 
     func write(_ text: String) throws {
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { raw in
-                Glibc.write(STDOUT_FILENO, raw.baseAddress! + written, raw.count - written)
-            }
-            if count < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                if code == EPIPE { throw Closed() }
-                throw CLIFailure(
-                    message: "cannot write to standard output: \(String(cString: strerror(code)))", exitCode: .failure)
-            }
-            written += count
+        do {
+            try Descriptor.writeAll(STDOUT_FILENO, text)
+        } catch .brokenPipe {
+            throw Closed()
+        } catch {
+            throw CLIFailure(message: "cannot write to standard output: \(error)", exitCode: .failure)
         }
     }
 }

@@ -1,10 +1,7 @@
 import ArgumentParser
 import DmabufClient
 import DmabufProtocol
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import DmabufSystem
 
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

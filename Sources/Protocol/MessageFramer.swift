@@ -1,10 +1,13 @@
-/// Cuts a byte stream into Varlink messages, each ended by one NUL byte.
+/// Cuts a byte stream into Varlink messages, each ended by one NUL byte: the one framer
+/// of the project, used by the service for calls and by clients for replies.
 ///
 /// Feed it what the socket gives (`append`), then take whole messages
 /// (`nextMessage`) until it returns nil. A message longer than
 /// `maximumMessageSize` is an error as soon as that many bytes have arrived
-/// without a NUL: a peer cannot make us buffer without bound. After an
-/// error the stream cannot be trusted: close the connection.
+/// without a NUL: a peer cannot make us buffer without bound. Each byte is looked
+/// at once however the stream is split, so trickling a message in costs no more
+/// than sending it whole. After an error the stream cannot be trusted: close the
+/// connection.
 public struct MessageFramer: Sendable {
     /// 64 KiB: far more than any call of ours needs.
     public static let defaultMaximumMessageSize = 65_536
@@ -69,15 +72,22 @@ public struct MessageFramer: Sendable {
     }
 }
 
-/// The byte stream could not be cut into messages.
+/// Why a byte stream cannot be read as messages any more. The peer is told with
+/// `InvalidMessage` (`varlinkError`), and the connection is closed: what follows in the
+/// stream cannot be trusted.
 public enum FramingError: Error, Sendable, Equatable, CustomStringConvertible {
     /// More than `limit` bytes arrived without a NUL.
     case messageTooLarge(limit: Int)
+    /// A message started but its NUL did not arrive within `timeout` (the server's
+    /// clock decides; `MessageFramer` itself has none).
+    case messageUnfinished(timeout: Duration)
 
     public var description: String {
         switch self {
         case .messageTooLarge(let limit):
-            return "the message is longer than \(limit) bytes"
+            return "message exceeds \(limit) bytes"
+        case .messageUnfinished(let timeout):
+            return "message not finished within \(Int(timeout / .milliseconds(1))) ms"
         }
     }
 

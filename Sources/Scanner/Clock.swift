@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import DmabufSystem
 
 /// The two clocks a pass is measured with.
 enum Clock {

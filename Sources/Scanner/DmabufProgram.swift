@@ -1,10 +1,5 @@
 import CLibbpf
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import DmabufSystem
 
 /// The loaded dmabufd BPF program: the one owner of libbpf state in the
 /// process. Not thread-safe; one owner (an actor) serialises its calls.

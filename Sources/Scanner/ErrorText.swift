@@ -1,10 +1,5 @@
 import CLibbpf
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import DmabufSystem
 
 /// One line for a libbpf or kernel error code: negative or positive errno,
 /// or libbpf's own codes (4000+), which strerror does not know.

@@ -1,10 +1,5 @@
 import CLibbpf
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import DmabufSystem
 
 /// Facts about the running kernel and process that decide whether the
 /// program can load, checked before loading so the error says what is wrong
@@ -36,13 +31,13 @@ public enum KernelProbe {
     /// The active kernel lockdown mode ("none", "integrity", "confidentiality"),
     /// or nil when securityfs does not say.
     public static func lockdownMode() -> String? {
-        readSmallFile("/sys/kernel/security/lockdown").flatMap(activeLockdownMode(in:))
+        readTextFile("/sys/kernel/security/lockdown").flatMap(activeLockdownMode(in:))
     }
 
     /// Whether this process's effective capabilities let it load and run the
     /// program: CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN.
     public static func hasBPFPrivileges() -> Bool {
-        guard let status = readSmallFile("/proc/self/status"),
+        guard let status = readTextFile("/proc/self/status"),
             let caps = effectiveCapabilities(inStatus: status)
         else { return false }
         return allowsBPF(effectiveCapabilities: caps)
@@ -76,21 +71,4 @@ public enum KernelProbe {
         }
         return nil
     }
-}
-
-/// Reads a small text file (procfs, sysfs) whole; nil when it cannot be read.
-private func readSmallFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        guard n >= 0 else { return nil }
-        if n == 0 { break }
-        bytes.append(contentsOf: chunk[0..<n])
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }

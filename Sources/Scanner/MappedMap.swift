@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import DmabufSystem
 
 /// A shared, read-write mapping of an mmapable BPF map (array or global data):
 /// the program's writes are visible here without a syscall.

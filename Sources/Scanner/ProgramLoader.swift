@@ -1,10 +1,5 @@
 import CLibbpf
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import DmabufSystem
 
 /// The loaded program's kernel objects and userspace views of them.
 struct LoadedProgram {

@@ -1,10 +1,5 @@
 import CLibbpf
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import DmabufSystem
 
 /// Drains the "records" ring buffer into `BufferRecord`s after a pass.
 final class RecordReader {

@@ -1,6 +1,7 @@
 import DmabufProtocol
 import DmabufScanner
 import NIOCore
+import VarlinkServer
 
 /// Why the monitor could not serve a request.
 public enum MonitorError: Error, Sendable {

@@ -5,10 +5,9 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import VarlinkServer
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import DmabufSystem
 
 /// `dmabufd`'s options, and its two phases: `prepare` does what needs privileges while
 /// the process has one thread (load the program, bind the socket) and then gives them up;
@@ -39,7 +38,7 @@ public struct DaemonCommand: ParsableCommand {
             Exit codes: 0 stopped cleanly; 64 bad options; 69 the kernel cannot run the program \
             (too old, no BTF, lockdown); 73 the socket or the metrics address cannot be set \
             up (another dmabufd serves it, the port is taken); 77 missing privileges; 78 a bad \
-            policy file; 1 any other start-up failure.
+            policy file or a passed socket that cannot be served; 1 any other start-up failure.
             """,
         version: ProductVersion.string)
 
@@ -192,7 +191,7 @@ public struct DaemonCommand: ParsableCommand {
                 program: program, listener: listener, metricsListener: metricsListener, policy: policy,
                 maxConnections: connections, kernel: kernel, logger: logger)
         } catch {
-            DaemonFailure(error).exit()
+            DaemonFailure(error).terminate()
         }
     }
 
@@ -222,7 +221,7 @@ public struct DaemonCommand: ParsableCommand {
         limits.maxConnections = prepared.maxConnections
         let server = VarlinkServer(
             prepared.listener, dispatcher: dispatcher, limits: limits,
-            connectionsPerUID: { policy.grant(for: $0).maxConnections }, counters: counters,
+            connectionsPerUID: { policy.grant(for: $0).maxConnections }, observer: counters,
             group: MultiThreadedEventLoopGroup.singleton,
             notifier: ServiceManagerNotifier(), logger: logger)
         let endpoint = prepared.metricsListener.map { listener in
@@ -236,7 +235,7 @@ public struct DaemonCommand: ParsableCommand {
         do {
             try await group.run()
         } catch {
-            DaemonFailure(error).exit()
+            DaemonFailure(error).terminate()
         }
         try? await passThread.shutdownGracefully()
     }
@@ -281,15 +280,15 @@ struct DaemonFailure: CustomStringConvertible {
             default: exitCode = 1
             }
         case is SocketFileError, is MetricsListenerError: exitCode = 73
+        case is SocketActivationError: exitCode = 78
         case is PolicyFileError: exitCode = 78
         default: exitCode = 1
         }
     }
 
-    func exit() -> Never {
-        let line = "dmabufd: \(description)\n"
-        _ = line.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
-        Glibc.exit(exitCode)
+    func terminate() -> Never {
+        Descriptor.printError("dmabufd: \(description)\n")
+        exit(exitCode)
     }
 }
 

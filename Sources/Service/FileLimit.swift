@@ -1,4 +1,4 @@
-import Glibc
+import DmabufSystem
 
 /// The process's limit on open descriptors. Each connection takes one, and running out
 /// is fatal, not just a refused connection: the Swift runtime's thread pool traps when it

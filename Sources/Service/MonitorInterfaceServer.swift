@@ -1,6 +1,7 @@
 import DmabufProtocol
 import DmabufScanner
 import Logging
+import VarlinkServer
 
 /// Serves io.dmabufd.Monitor: checks each call against the policy and the per-call
 /// limit, decodes its parameters and hands the work to the `BufferMonitor`.

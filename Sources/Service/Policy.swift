@@ -1,4 +1,5 @@
 import DmabufProtocol
+import VarlinkServer
 
 /// What one client may do: the methods of io.dmabufd.Monitor it may call and what it may
 /// hold. `org.varlink.service` (GetInfo, GetInterfaceDescription) is open to everyone.

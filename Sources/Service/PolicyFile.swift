@@ -1,5 +1,5 @@
 import DmabufProtocol
-import Glibc
+import DmabufSystem
 
 /// Why a policy file was refused: the file, and where in it (line and column for bad
 /// JSON, the key's path for a bad value), so the fix is one look away.
@@ -152,19 +152,14 @@ public enum PolicyFile {
         return fields
     }
 
+    /// The file whole; a policy is a few rules, so more than 1 MiB is a mistake.
     private static func read(_ path: String) throws(PolicyFileError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PolicyFileError(path: path, problem: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { throw PolicyFileError(path: path, problem: String(cString: strerror(errno))) }
-            if count == 0 { return bytes }
-            bytes += chunk[..<count]
-            guard bytes.count <= 1 << 20 else { throw PolicyFileError(path: path, problem: "larger than 1 MiB") }
+        do {
+            return try readFile(path, limit: 1 << 20)
+        } catch .tooLarge {
+            throw PolicyFileError(path: path, problem: "larger than 1 MiB")
+        } catch {
+            throw PolicyFileError(path: path, problem: error.description)
         }
     }
 }

@@ -1,5 +1,5 @@
 import CLinux
-import Glibc
+import DmabufSystem
 
 /// Gives up every capability once the program is loaded and the socket bound, and sets
 /// no_new_privs.
@@ -37,12 +37,12 @@ public enum Privileges {
     }
 
     private static func failure(_ call: String) -> StartupError {
-        StartupError(description: "cannot drop privileges: \(call): \(String(cString: strerror(errno)))")
+        StartupError(description: "cannot drop privileges: \(call): \(Errno.current)")
     }
 
     /// The highest capability number this kernel knows (`CAP_LAST_CAP`).
     private static func lastCapability() -> Int {
-        Int(firstLine(of: "/proc/sys/kernel/cap_last_cap") ?? "") ?? 63
+        readTextFile("/proc/sys/kernel/cap_last_cap").flatMap { Int($0.filter { !$0.isWhitespace }) } ?? 63
     }
 
     private static func threadCount() -> Int {
@@ -53,14 +53,5 @@ public enum Privileges {
             if UInt8(bitPattern: entry.pointee.d_name.0) != UInt8(ascii: ".") { count += 1 }
         }
         return count
-    }
-
-    private static func firstLine(of path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var line = [CChar](repeating: 0, count: 64)
-        guard fgets(&line, Int32(line.count), file) != nil else { return nil }
-        let text = line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-        return String(decoding: text, as: UTF8.self).split(separator: "\n").first.map(String.init)
     }
 }

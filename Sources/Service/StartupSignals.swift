@@ -1,4 +1,4 @@
-import Glibc
+import DmabufSystem
 
 /// SIGTERM and SIGINT while the service starts: until the service group takes the
 /// signals over, either one exits 0 and removes the socket file the service made, as a

@@ -1,4 +1,5 @@
 import DmabufProtocol
+import VarlinkServer
 
 /// The replies of one `Subscribe`: the first holds every watched name and prefix, each
 /// later one only those that changed since the reply before it (a vanished one with

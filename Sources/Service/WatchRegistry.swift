@@ -1,11 +1,7 @@
 import DmabufProtocol
+import VarlinkServer
 
-/// Identifies one client connection for as long as it is open.
-public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: UInt64
-    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
-    public var description: String { "#\(rawValue)" }
-
+extension ConnectionID {
     /// The service itself, when it needs a pass for its own use (a metrics scrape). No
     /// client has it: clients are numbered from 1, and it never watches anything.
     public static let service = ConnectionID(0)

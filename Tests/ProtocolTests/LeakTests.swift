@@ -1,5 +1,5 @@
 import CJansson
-import Glibc
+import DmabufSystem
 import Testing
 
 @testable import DmabufProtocol

@@ -95,6 +95,8 @@ struct MessageFramerTests {
 
     @Test func framingErrorAsReply() {
         let error = FramingError.messageTooLarge(limit: 65_536).varlinkError
-        #expect(error == .invalidMessage(reason: "the message is longer than 65536 bytes"))
+        #expect(error == .invalidMessage(reason: "message exceeds 65536 bytes"))
+        let unfinished = FramingError.messageUnfinished(timeout: .milliseconds(300)).varlinkError
+        #expect(unfinished == .invalidMessage(reason: "message not finished within 300 ms"))
     }
 }

@@ -1,7 +1,7 @@
 import DmabufClient
 import DmabufProtocol
+import DmabufSystem
 import Foundation
-import Glibc
 import Synchronization
 import Testing
 

@@ -1,10 +1,7 @@
+import DmabufSystem
 import Testing
 
 @testable import DmabufScanner
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + CAP_PERFMON); CI runs these as root"
 

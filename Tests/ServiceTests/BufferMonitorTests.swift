@@ -3,6 +3,7 @@ import DmabufScanner
 import NIOPosix
 import Synchronization
 import Testing
+import VarlinkServer
 
 @testable import DmabufService
 

@@ -1,3 +1,4 @@
+import DmabufSystem
 import Logging
 import NIOCore
 import NIOPosix
@@ -6,10 +7,6 @@ import Synchronization
 import Testing
 
 @testable import DmabufService
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What the server answered on one connection, read as raw bytes until it closed.
 private struct RawReply {
@@ -391,7 +388,7 @@ private func exchange(
         let first = try MetricsAddress("127.0.0.1:0").bindListening()
         defer { close(first.descriptor) }
         let error = #expect(throws: MetricsListenerError.self) { try MetricsAddress(first.address).bindListening() }
-        #expect(error?.errno == EADDRINUSE)
+        #expect(error?.error == Errno(EADDRINUSE))
         #expect(error?.description == "cannot serve metrics on \(first.address): Address already in use")
     }
 

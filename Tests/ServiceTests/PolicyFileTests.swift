@@ -1,6 +1,7 @@
 import DmabufProtocol
-import Glibc
+import DmabufSystem
 import Testing
+import VarlinkServer
 
 @testable import DmabufService
 

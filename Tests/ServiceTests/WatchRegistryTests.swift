@@ -1,5 +1,6 @@
 import DmabufProtocol
 import Testing
+import VarlinkServer
 
 @testable import DmabufService
 

@@ -1,6 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import DmabufSystem
+import NIOCore
 
 /// Why the text of `--metrics-address` is not an address to serve on: the text as given,
 /// and what is wrong with it, in a line fit for `ValidationError`.
@@ -19,13 +18,8 @@ public struct MetricsAddress: Sendable, CustomStringConvertible {
     /// The host as written, without brackets: `127.0.0.1`, `::1`.
     public let host: String
     public let port: UInt16
-    private let endpoint: Endpoint
-
-    /// The address and port as `bind` takes them, for each family.
-    private enum Endpoint: Sendable {
-        case v4(sockaddr_in)
-        case v6(sockaddr_in6)
-    }
+    /// The address and port as `bind` takes them.
+    private let address: SocketAddress
 
     private static let accepted =
         "write HOST:PORT with HOST a numeric IPv4 address (127.0.0.1, 0.0.0.0) or an IPv6 address in brackets "
@@ -39,19 +33,18 @@ public struct MetricsAddress: Sendable, CustomStringConvertible {
         guard !portText.isEmpty, portText.allSatisfy(\.isASCIIDigit), let port = UInt16(portText) else {
             throw refuse("the port must be a number from 0 to 65535; \(Self.accepted)")
         }
-        // inet_pton reads numeric addresses only: it never asks a resolver.
-        var v4 = sockaddr_in()
-        var v6 = sockaddr_in6()
+        // NIO parses numeric addresses only (inet_pton): it never asks a resolver.
         if host.hasPrefix("[") && host.hasSuffix("]") {
             host = String(host.dropFirst().dropLast())
-            guard inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 else {
+            // A zone (%lo) names an interface, which the address alone should not depend on.
+            guard !host.contains("%"), let address = try? SocketAddress(ipAddress: host, port: Int(port)),
+                address.protocol == .inet6
+            else {
                 throw refuse("[\(host)] is not a numeric IPv6 address (no zone, no host name); \(Self.accepted)")
             }
-            (v6.sin6_family, v6.sin6_port) = (sa_family_t(AF_INET6), port.bigEndian)
-            endpoint = .v6(v6)
-        } else if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
-            (v4.sin_family, v4.sin_port) = (sa_family_t(AF_INET), port.bigEndian)
-            endpoint = .v4(v4)
+            self.address = address
+        } else if let address = try? SocketAddress(ipAddress: host, port: Int(port)), address.protocol == .inet {
+            self.address = address
         } else if host.contains(":") {
             throw refuse("an IPv6 address goes in brackets, as in [::1]:9464")
         } else {
@@ -62,12 +55,7 @@ public struct MetricsAddress: Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    public var description: String { Self.format(host: host, port: port, v6: isIPv6) }
-
-    private var isIPv6: Bool {
-        if case .v6 = endpoint { return true }
-        return false
-    }
+    public var description: String { Self.format(host: host, port: port, v6: address.protocol == .inet6) }
 
     private static func format(host: String, port: UInt16, v6: Bool) -> String {
         v6 ? "[\(host)]:\(port)" : "\(host):\(port)"
@@ -82,28 +70,21 @@ public struct MetricsAddress: Sendable, CustomStringConvertible {
     /// - Parameter backlog: passed to `listen`. NIO calls `listen` again with its own
     ///   backlog (128 by default) when it adopts the socket.
     public func bindListening(backlog: Int32 = 128) throws(MetricsListenerError) -> TCPListener {
-        let family = isIPv6 ? AF_INET6 : AF_INET
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw MetricsListenerError(address: description, errno: errno) }
+        let v6 = address.protocol == .inet6
+        let fd = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw MetricsListenerError(address: description, error: .current) }
         var on: Int32 = 1
         var off: Int32 = 0
         let size = socklen_t(MemoryLayout<Int32>.size)
         guard setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, size) == 0,
-            !isIPv6 || setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &off, size) == 0,
-            bindSocket(fd), listen(fd, backlog) == 0
+            !v6 || setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &off, size) == 0,
+            address.withSockAddr({ bind(fd, $0, socklen_t($1)) }) == 0, listen(fd, backlog) == 0
         else {
-            let failure = MetricsListenerError(address: description, errno: errno)
-            close(fd)
+            let failure = MetricsListenerError(address: description, error: .current)
+            Descriptor.close(fd)
             throw failure
         }
         return TCPListener(descriptor: fd, address: Self.boundAddress(fd) ?? description)
-    }
-
-    private func bindSocket(_ fd: Int32) -> Bool {
-        switch endpoint {
-        case .v4(var address): return withSocketAddress(&address) { bind(fd, $0, $1) == 0 }
-        case .v6(var address): return withSocketAddress(&address) { bind(fd, $0, $1) == 0 }
-        }
     }
 
     /// Where the socket is bound, as `HOST:PORT`: the port the kernel chose when 0 was asked.
@@ -114,45 +95,23 @@ public struct MetricsAddress: Sendable, CustomStringConvertible {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         guard named == 0 else { return nil }
+        let address: SocketAddress
         switch Int32(storage.ss_family) {
-        case AF_INET:
-            var address = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in.self) }
-            return numeric(AF_INET, &address.sin_addr).map {
-                format(host: $0, port: UInt16(bigEndian: address.sin_port), v6: false)
-            }
-        case AF_INET6:
-            var address = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self) }
-            return numeric(AF_INET6, &address.sin6_addr).map {
-                format(host: $0, port: UInt16(bigEndian: address.sin6_port), v6: true)
-            }
-        default:
-            return nil
+        case AF_INET: address = SocketAddress(withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in.self) })
+        case AF_INET6: address = SocketAddress(withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self) })
+        default: return nil
         }
-    }
-
-    /// `inet_ntop`: the address as text, `127.0.0.1` or `::1`.
-    private static func numeric(_ family: Int32, _ address: UnsafeRawPointer) -> String? {
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        guard inet_ntop(family, address, &text, socklen_t(text.count)) != nil else { return nil }
-        return text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
-}
-
-/// Calls `body` with `address` seen as a `sockaddr` and its length.
-private func withSocketAddress<Address>(_ address: inout Address, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Bool)
-    -> Bool
-{
-    withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<Address>.size)) }
+        guard let host = address.ipAddress, let port = address.port, let port = UInt16(exactly: port) else { return nil }
+        return format(host: host, port: port, v6: address.protocol == .inet6)
     }
 }
 
 /// Why the metrics address cannot be served: the address and the system's reason.
 public struct MetricsListenerError: Error, CustomStringConvertible, Sendable {
     public let address: String
-    public let errno: Int32
+    public let error: Errno
 
-    public var description: String { "cannot serve metrics on \(address): \(String(cString: strerror(errno)))" }
+    public var description: String { "cannot serve metrics on \(address): \(error)" }
 }
 
 /// A bound, listening TCP socket, handed from the privileged start-up to the server that

@@ -4,10 +4,9 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import VarlinkServer
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import DmabufSystem
 
 /// The Prometheus endpoint: serves `GET /metrics` (and `HEAD`) on a TCP socket bound for
 /// it, and nothing else.

@@ -1,5 +1,6 @@
 import DmabufProtocol
 import Synchronization
+import VarlinkServer
 
 /// Why the service turned a client away.
 public enum Denial: String, Sendable, CaseIterable {
@@ -13,10 +14,22 @@ public enum Denial: String, Sendable, CaseIterable {
     case uidConnections = "uid_connections"
 }
 
-/// Counts what the service refused and what errors it answered, for the metrics.
+extension Denial {
+    /// The denial a connection limit of the server counts as.
+    init(_ limit: ConnectionLimit) {
+        switch limit {
+        case .total: self = .maxConnections
+        case .perUID: self = .uidConnections
+        }
+    }
+}
+
+/// Counts what the service refused and what errors it answered, for the metrics: the
+/// Varlink server tells it of every reply and refused connection, the Monitor interface
+/// of every call its policy refused.
 ///
 /// Every connection's task adds to it, so the counts sit behind a lock; they only grow.
-public final class ServiceCounters: Sendable {
+public final class ServiceCounters: VarlinkServerObserver {
     public struct Snapshot: Sendable, Equatable {
         public var denials: [Denial: Int]
         /// Error replies sent, by qualified error name.
@@ -44,6 +57,10 @@ public final class ServiceCounters: Sendable {
 
     public func denied(_ denial: Denial) {
         counts.withLock { $0.denials[denial, default: 0] += 1 }
+    }
+
+    public func turnedAway(_ limit: ConnectionLimit) {
+        denied(Denial(limit))
     }
 
     /// Notes a reply on its way to a client; only error replies count.

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import DmabufSystem
 
 /// Why the service's socket cannot be set up.
 public enum SocketFileError: Error, CustomStringConvertible, Sendable {
@@ -37,8 +35,8 @@ public struct SocketFile: Sendable {
     /// socket file that nobody serves any more. Refuses if a live server answers on it.
     public func claim() throws(SocketFileError) {
         let folder = parentFolder
-        if !folder.isEmpty, mkdirAll(folder) != 0 {
-            throw .cannotPrepare(path, reason: "cannot create \(folder): \(String(cString: strerror(errno)))")
+        if !folder.isEmpty, let error = mkdirAll(folder) {
+            throw .cannotPrepare(path, reason: "cannot create \(folder): \(error)")
         }
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
@@ -47,7 +45,7 @@ public struct SocketFile: Sendable {
         }
         if someoneAnswers() { throw .alreadyServed(path) }
         if unlink(path) != 0 {
-            throw .cannotPrepare(path, reason: "cannot remove the stale socket: \(String(cString: strerror(errno)))")
+            throw .cannotPrepare(path, reason: "cannot remove the stale socket: \(Errno.current)")
         }
     }
 
@@ -55,26 +53,27 @@ public struct SocketFile: Sendable {
     /// descriptor is close-on-exec. Call `claim` first.
     public func bindListening(backlog: Int32 = 1024) throws(SocketFileError) -> Listener {
         let staged = stagingPath
-        guard staged.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
-            throw .cannotPrepare(path, reason: "the path is too long for a Unix socket")
+        let address: UnixSocketAddress
+        do {
+            address = try UnixSocketAddress(staged)
+        } catch {
+            throw .cannotPrepare(path, reason: "\(error)")
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .cannotPrepare(path, reason: "socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw .cannotPrepare(path, reason: "socket: \(Errno.current)") }
         unlink(staged)
-        var address = SocketFile.address(staged)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, listen(fd, backlog) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
+        do throws(Errno) {
+            try address.bind(fd)
+            if listen(fd, backlog) != 0 { throw .current }
+        } catch {
+            Descriptor.close(fd)
             unlink(staged)
-            throw .cannotPrepare(path, reason: "bind: \(reason)")
+            throw .cannotPrepare(path, reason: "bind: \(error)")
         }
         do {
             try publish()
         } catch {
-            close(fd)
+            Descriptor.close(fd)
             throw error
         }
         return Listener(descriptor: fd, path: path, file: self)
@@ -91,21 +90,14 @@ public struct SocketFile: Sendable {
     /// client ever finds a socket that accepts root but refuses other users.
     private func publish() throws(SocketFileError) {
         let staged = stagingPath
-        if let group, chown(staged, uid_t.max, group) != 0 {
-            let reason = String(cString: strerror(errno))
+        func failed(_ what: String) -> SocketFileError {
+            let reason = "\(what): \(Errno.current)"
             unlink(staged)
-            throw .cannotPrepare(path, reason: "chown to group \(group): \(reason)")
+            return .cannotPrepare(path, reason: reason)
         }
-        if chmod(staged, mode) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(staged)
-            throw .cannotPrepare(path, reason: "chmod: \(reason)")
-        }
-        if rename(staged, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(staged)
-            throw .cannotPrepare(path, reason: "cannot move the socket into place: \(reason)")
-        }
+        if let group, chown(staged, uid_t.max, group) != 0 { throw failed("chown to group \(group)") }
+        if chmod(staged, mode) != 0 { throw failed("chmod") }
+        if rename(staged, path) != 0 { throw failed("cannot move the socket into place") }
     }
 
     public func remove() {
@@ -118,35 +110,20 @@ public struct SocketFile: Sendable {
     }
 
     private func someoneAnswers() -> Bool {
+        guard let address = try? UnixSocketAddress(path) else { return false }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
-        defer { close(fd) }
-        guard path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else { return false }
-        var address = SocketFile.address(path)
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        return result == 0
+        defer { Descriptor.close(fd) }
+        return (try? address.connect(fd)) != nil
     }
 
-    /// A `sockaddr_un` for `path`, which the caller has checked fits.
-    private static func address(_ path: String) -> sockaddr_un {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8)
-        }
-        return address
-    }
-
-    private func mkdirAll(_ folder: String) -> Int32 {
+    /// Creates `folder` and its parents (mode 0755); the errno of the first that fails.
+    private func mkdirAll(_ folder: String) -> Errno? {
         var partial = folder.hasPrefix("/") ? "" : "."
         for component in folder.split(separator: "/", omittingEmptySubsequences: true) {
             partial += "/" + component
-            if mkdir(partial, 0o755) != 0 && errno != EEXIST { return -1 }
+            if mkdir(partial, 0o755) != 0 && errno != EEXIST { return .current }
         }
-        return 0
+        return nil
     }
 }

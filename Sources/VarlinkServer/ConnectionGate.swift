@@ -1,5 +1,13 @@
 import Synchronization
 
+/// A limit that turned a connection away as it was accepted.
+public enum ConnectionLimit: Sendable, Equatable {
+    /// `ConnectionLimits.maxConnections` connections were open.
+    case total
+    /// The peer's uid held as many connections as it may (the server's `connectionsPerUID`).
+    case perUID
+}
+
 /// Counts open connections, in total and per uid, and turns away those over a limit.
 ///
 /// Shared by the accept loop (which admits) and the connections' tasks (which leave), so
@@ -19,7 +27,7 @@ final class ConnectionGate: Sendable {
 
     /// Why a connection was turned away: the limit, and what to log.
     struct Refusal: CustomStringConvertible {
-        let denial: Denial
+        let limit: ConnectionLimit
         let description: String
     }
 
@@ -28,13 +36,11 @@ final class ConnectionGate: Sendable {
     func admit(_ peer: PeerCredentials, perUID: Int?) -> Refusal? {
         counts.withLock { counts in
             if counts.total >= maxConnections {
-                return Refusal(
-                    denial: .maxConnections, description: "\(maxConnections) connections are open (--max-connections)")
+                return Refusal(limit: .total, description: "\(maxConnections) connections are open (--max-connections)")
             }
             let mine = counts.byUID[peer.uid, default: 0]
             if let perUID, mine >= perUID {
-                return Refusal(
-                    denial: .uidConnections, description: "uid \(peer.uid) holds \(mine) connections, its policy's limit")
+                return Refusal(limit: .perUID, description: "uid \(peer.uid) holds \(mine) connections, its policy's limit")
             }
             counts.total += 1
             counts.byUID[peer.uid] = mine + 1

@@ -1,10 +1,7 @@
 import DmabufProtocol
+import DmabufSystem
 import NIOCore
 import ServiceLifecycle
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Sends a `ReplyStream` down its connection no faster than the peer reads it.
 ///
@@ -15,7 +12,7 @@ import Glibc
 struct ReplyStreamWriter {
     let channel: any Channel
     let stallTimeout: Duration
-    let counters: ServiceCounters
+    let observer: any VarlinkServerObserver
 
     private enum Peer {
         case caughtUp
@@ -68,7 +65,7 @@ struct ReplyStreamWriter {
     }
 
     private func framed(_ reply: Reply) -> ByteBuffer {
-        counters.sending(reply)
+        observer.sending(reply)
         return ByteBuffer(bytes: reply.framed())
     }
 

@@ -1,12 +1,5 @@
 import DmabufProtocol
 
-/// What a call produced: its one reply, or the replies of a `more` call that go on
-/// while the connection serves other calls.
-public enum Response: Sendable {
-    case reply(Reply)
-    case stream(ReplyStream)
-}
-
 /// The replies of a `more` call that keeps running, such as a subscription.
 ///
 /// The server asks `replies` for the next reply only once the peer has read every byte

@@ -1,17 +1,20 @@
-import Glibc
+import DmabufSystem
 
-/// The socket a service accepts connections on: its descriptor, where it is, and its
-/// file when the service made it (and so removes it when it stops).
-public struct Listener: Sendable {
-    public let descriptor: Int32
-    public let path: String
-    /// nil for a socket a service manager handed over: its file is the manager's.
-    public let file: SocketFile?
+/// Why a socket a service manager passed cannot be served: the socket unit needs a fix.
+public enum SocketActivationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Several descriptors were passed and none carries the name asked for.
+    case unnamed(count: Int32, name: String)
+    /// The descriptor is not a listening Unix stream socket.
+    case notAListeningUnixSocket(descriptor: Int32)
 
-    public init(descriptor: Int32, path: String, file: SocketFile?) {
-        self.descriptor = descriptor
-        self.path = path
-        self.file = file
+    public var description: String {
+        switch self {
+        case .unnamed(let count, let name):
+            return "\(count) sockets were passed (LISTEN_FDS) and none is named \(name) in LISTEN_FDNAMES"
+        case .notAListeningUnixSocket(let descriptor):
+            return "the passed descriptor \(descriptor) is not a listening Unix stream socket "
+                + "(check the socket unit: ListenStream=)"
+        }
     }
 }
 
@@ -26,7 +29,7 @@ public enum SocketActivation {
     /// The passed socket to serve, or nil when none was passed to this process. With
     /// several descriptors, the one named `name`. Throws when one was passed but cannot
     /// be served: not a listening Unix stream socket, or no way to tell which.
-    public static func listener(named name: String) throws(StartupError) -> Listener? {
+    public static func listener(named name: String) throws(SocketActivationError) -> Listener? {
         defer { for variable in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { unsetenv(variable) } }
         guard let pid = variable("LISTEN_PID").flatMap({ pid_t($0) }), pid == getpid() else { return nil }
         guard let count = variable("LISTEN_FDS").flatMap({ Int32($0) }), count >= 1 else { return nil }
@@ -37,13 +40,12 @@ public enum SocketActivation {
         } else if let index = names?.firstIndex(of: name) {
             offset = Int32(index)
         } else {
-            throw StartupError(
-                description: "\(count) sockets were passed (LISTEN_FDS) and none is named \(name) in LISTEN_FDNAMES")
+            throw .unnamed(count: count, name: name)
         }
         let descriptor = firstDescriptor + offset
         try check(descriptor)
         _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
-        return Listener(descriptor: descriptor, path: boundPath(descriptor), file: nil)
+        return Listener(descriptor: descriptor, path: UnixSocketAddress.boundPath(of: descriptor) ?? "", file: nil)
     }
 
     private static func variable(_ name: String) -> String? {
@@ -51,12 +53,11 @@ public enum SocketActivation {
     }
 
     /// A listening Unix stream socket, blocking or not (the server makes it non-blocking).
-    private static func check(_ descriptor: Int32) throws(StartupError) {
+    private static func check(_ descriptor: Int32) throws(SocketActivationError) {
         guard option(descriptor, SO_DOMAIN) == AF_UNIX, option(descriptor, SO_TYPE) == Int32(SOCK_STREAM.rawValue),
             option(descriptor, SO_ACCEPTCONN) == 1
         else {
-            throw StartupError(
-                description: "the passed descriptor \(descriptor) is not a listening Unix stream socket (check the socket unit: ListenStream=)")
+            throw .notAListeningUnixSocket(descriptor: descriptor)
         }
     }
 
@@ -64,18 +65,5 @@ public enum SocketActivation {
         var value: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         return getsockopt(descriptor, SOL_SOCKET, name, &value, &length) == 0 ? value : nil
-    }
-
-    /// The path the socket is bound to, for the log ("" for an abstract or unnamed one).
-    private static func boundPath(_ descriptor: Int32) -> String {
-        var address = sockaddr_un()
-        var length = socklen_t(MemoryLayout<sockaddr_un>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        guard named == 0 else { return "" }
-        return withUnsafeBytes(of: address.sun_path) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
     }
 }

@@ -7,7 +7,7 @@ extension Channel {
     /// Servers accept with `autoRead` off and wrap late because a wrapped channel dropped
     /// unserved (accepted just as the listener closes) traps in NIO (swift-nio#2813),
     /// while a plain one is merely closed.
-    func takenOver<Inbound: Sendable, Outbound: Sendable>(
+    public func takenOver<Inbound: Sendable, Outbound: Sendable>(
         reading _: Inbound.Type, writing _: Outbound.Type
     ) async throws -> NIOAsyncChannel<Inbound, Outbound> {
         try await eventLoop.submit {

@@ -1,9 +1,12 @@
-/// What one connection may cost the service; each is a dmabufd option.
+import DmabufProtocol
+
+/// What one connection may cost the server. The defaults here are the service's defaults
+/// (dmabufd's options start from them); the message size and depth come from the protocol.
 public struct ConnectionLimits: Sendable {
     /// The longest message; a longer one gets InvalidMessage and the connection closed.
-    public var maxMessageBytes = 65_536
+    public var maxMessageBytes = MessageFramer.defaultMaximumMessageSize
     /// How deep arrays and objects may nest in a message.
-    public var maxJSONDepth = 32
+    public var maxJSONDepth = JSON.defaultMaxDepth
     /// How long a started message may take to arrive whole; idle time between messages is free.
     public var messageTimeout = Duration.seconds(10)
     /// How long a subscriber may leave a reply unread before it is dropped.
