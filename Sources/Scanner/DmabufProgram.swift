@@ -9,9 +9,9 @@ import DmabufSystem
 /// slot it touches with it, resetting the slot first when its stamp is older
 /// (lazy refresh, no reset pass). A slot reads as zero unless its stamp is the
 /// last completed run's. The public `PassTotals.id` counts completed passes.
-public final class DmabufProgram: PassRunner {
+public final class DmabufProgram: ScanBackend {
     public let capacity: Int
-    public var watchedCount: Int { slotsByKey.count }
+    public var watchedCount: Int { slotsByWatch.count }
 
     private let loaded: LoadedProgram
     private let records: RecordReader
@@ -19,7 +19,7 @@ public final class DmabufProgram: PassRunner {
     private let slots: UnsafeMutablePointer<dmabufd_slot_stats>
 
     private var allocator: SlotAllocator
-    private var slotsByKey: [WatchKey: UInt32] = [:]
+    private var slotsByWatch: [Watch: UInt32] = [:]
     /// The stamp of the latest run, and of the latest run that completed (0 = none yet).
     private var runStamp: UInt64 = 0
     private var completedStamp: UInt64 = 0
@@ -28,7 +28,7 @@ public final class DmabufProgram: PassRunner {
     /// Checks the kernel and privileges, then opens, sizes and loads the
     /// embedded program: `capacity` watched names, a `ringBytes` ring buffer
     /// (a power of two, at least a page) for per-buffer records.
-    public init(capacity: Int, ringBytes: Int = 8 << 20) throws(ScannerError) {
+    public init(capacity: Int, ringBytes: Int = ProgramSizes.defaultRingBytes) throws(ScannerError) {
         let loaded = try ProgramLoader.load(capacity: capacity, ringBytes: ringBytes)
         do throws(ScannerError) {
             records = try RecordReader(mapFD: loaded.recordsFD)
@@ -48,35 +48,35 @@ public final class DmabufProgram: PassRunner {
         loaded.release()
     }
 
-    public func insert(_ key: WatchKey) throws(ScannerError) {
-        let name = key.bytes
+    public func insert(_ watch: Watch) throws(ScannerError) {
+        let name = watch.bytes
         guard (1..<Int(DMABUFD_NAME_LEN)).contains(name.count), !name.contains(0) else {
             throw .mapUpdateFailed("a watched name or prefix is 1 to \(DMABUFD_NAME_LEN - 1) bytes without NUL")
         }
-        guard slotsByKey[key] == nil else { return }
+        guard slotsByWatch[watch] == nil else { return }
         guard let slot = allocator.allocate() else { throw .capacityExhausted(capacity: capacity) }
         // A reused slot may still hold its last owner's numbers stamped with the last pass.
         slots[Int(slot)] = dmabufd_slot_stats()
         var mapKey = Self.key(name)
         var value = slot
         // BPF_ANY, not NOEXIST: overwriting a key left behind by a failed delete is harmless.
-        let err = bpf_map_update_elem(mapFD(for: key.kind), &mapKey, &value, UInt64(BPF_ANY))
+        let err = bpf_map_update_elem(mapFD(for: watch.kind), &mapKey, &value, UInt64(BPF_ANY))
         guard err == 0 else {
             allocator.release(slot)
             if -err == E2BIG { throw .capacityExhausted(capacity: capacity) }
             throw .mapUpdateFailed(libbpfErrorText(err))
         }
-        slotsByKey[key] = slot
-        if key.kind == .prefix { globals.pointee.watched_prefixes += 1 }
+        slotsByWatch[watch] = slot
+        if watch.kind == .prefix { globals.pointee.watched_prefixes += 1 }
     }
 
-    public func remove(_ key: WatchKey) {
-        guard let slot = slotsByKey.removeValue(forKey: key) else { return }
-        if key.kind == .prefix { globals.pointee.watched_prefixes -= 1 }
-        var mapKey = Self.key(key.bytes)
+    public func remove(_ watch: Watch) {
+        guard let slot = slotsByWatch.removeValue(forKey: watch) else { return }
+        if watch.kind == .prefix { globals.pointee.watched_prefixes -= 1 }
+        var mapKey = Self.key(watch.bytes)
         // If the key stayed in the map, the program would keep counting into
         // the slot: keep it out of the free list rather than hand it to another key.
-        let err = bpf_map_delete_elem(mapFD(for: key.kind), &mapKey)
+        let err = bpf_map_delete_elem(mapFD(for: watch.kind), &mapKey)
         if err == 0 || err == -ENOENT {
             allocator.release(slot)
         }
@@ -114,8 +114,8 @@ public final class DmabufProgram: PassRunner {
         return PassReport(totals: totals, buffers: buffers)
     }
 
-    public func stats(for key: WatchKey) -> NameStats {
-        guard let slot = slotsByKey[key], completedStamp != 0 else { return .zero }
+    public func stats(for watch: Watch) -> NameStats {
+        guard let slot = slotsByWatch[watch], completedStamp != 0 else { return .zero }
         let s = slots[Int(slot)]
         guard s.pass_id == completedStamp else { return .zero }
         return NameStats(count: s.count, bytes: s.bytes)
@@ -166,7 +166,7 @@ public final class DmabufProgram: PassRunner {
         return count
     }
 
-    private func mapFD(for kind: WatchKey.Kind) -> Int32 {
+    private func mapFD(for kind: Watch.Kind) -> Int32 {
         kind == .name ? loaded.watchedFD : loaded.prefixesFD
     }
 

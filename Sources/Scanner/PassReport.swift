@@ -42,38 +42,7 @@ public struct ExporterTotals: Sendable, Equatable {
     }
 }
 
-/// What the last pass saw of one watched name.
-public struct NameStats: Sendable, Equatable {
-    public var count: UInt64
-    public var bytes: UInt64
-
-    public static let zero = NameStats(count: 0, bytes: 0)
-
-    public init(count: UInt64, bytes: UInt64) {
-        self.count = count
-        self.bytes = bytes
-    }
-}
-
-/// One buffer as the kernel holds it.
-public struct BufferRecord: Sendable, Equatable {
-    /// Inode number of the buffer's file; unique among live buffers.
-    public var inode: UInt64
-    public var size: UInt64
-    /// The name's bytes before the NUL; empty when unnamed.
-    public var name: [UInt8]
-    /// The exporter's name's bytes before the NUL, e.g. "udmabuf".
-    public var exporter: [UInt8]
-
-    public init(inode: UInt64, size: UInt64, name: [UInt8], exporter: [UInt8]) {
-        self.inode = inode
-        self.size = size
-        self.name = name
-        self.exporter = exporter
-    }
-}
-
-/// The result of `PassRunner.runPass`.
+/// The result of `ScanBackend.runPass`.
 public struct PassReport: Sendable {
     public var totals: PassTotals
     /// Every buffer when the pass collected them; empty otherwise.

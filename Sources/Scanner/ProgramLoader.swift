@@ -47,13 +47,11 @@ enum ProgramLoader {
     }
 
     private static func validate(capacity: Int, ringBytes: Int) throws(ScannerError) {
-        guard capacity >= 1, capacity <= 1 << 24 else {
-            throw .invalidConfiguration("capacity \(capacity) is not between 1 and \(1 << 24)")
+        guard ProgramSizes.isValid(capacity: capacity) else {
+            throw .invalidConfiguration("capacity \(capacity) is not \(ProgramSizes.capacityRule)")
         }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        guard ringBytes >= page, ringBytes <= 1 << 30, ringBytes & (ringBytes - 1) == 0 else {
-            throw .invalidConfiguration(
-                "ring buffer size \(ringBytes) is not a power of two between \(page) and \(1 << 30)")
+        guard ProgramSizes.isValid(ringBytes: ringBytes) else {
+            throw .invalidConfiguration("ring buffer size \(ringBytes) is not \(ProgramSizes.ringBytesRule)")
         }
     }
 

@@ -7,40 +7,6 @@ import VarlinkServer
 
 @testable import DmabufService
 
-/// A pass runner that counts passes and can hold a pass open until told to finish, to
-/// observe how requests that arrive during a pass are served. (The real program is
-/// exercised by ScannerTests and the host tier; this isolates the scheduling logic.)
-private final class GatedRunner: PassRunner, Sendable {
-    let capacity = 100
-    var watchedCount: Int { names.withLock { $0.count } }
-    func mapEntryCount() -> Int { watchedCount }
-    let names = Mutex<Set<WatchKey>>([])
-    let passes = Atomic<UInt64>(0)
-    let entered = Atomic<UInt64>(0)
-    let release = Atomic<UInt64>(UInt64.max)
-
-    func insert(_ key: WatchKey) throws(ScannerError) {
-        names.withLock { _ = $0.insert(key) }
-    }
-
-    func remove(_ key: WatchKey) {
-        names.withLock { _ = $0.remove(key) }
-    }
-
-    /// Pass `n` (1-based) blocks until `release` reaches `n`.
-    func runPass(collecting: BufferCollection) throws(ScannerError) -> PassReport {
-        let id = entered.add(1, ordering: .sequentiallyConsistent).newValue
-        while release.load(ordering: .sequentiallyConsistent) < id { usleep(1000) }
-        passes.store(id, ordering: .sequentiallyConsistent)
-        let totals = PassTotals(id: id, startedUsec: 0, durationNsec: 1, buffers: 0, bytes: 0, recordsDropped: 0)
-        return PassReport(totals: totals, buffers: [])
-    }
-
-    func stats(for key: WatchKey) -> NameStats {
-        names.withLock { $0.contains(key) } ? NameStats(count: 1, bytes: UInt64(key.bytes.count)) : .zero
-    }
-}
-
 private func waitUntil(_ condition: () -> Bool) async {
     while !condition() { try? await Task.sleep(for: .milliseconds(1)) }
 }
@@ -54,11 +20,11 @@ private func waitUntil(_ condition: () -> Bool) async {
     let arrival = Duration.milliseconds(300)
 
     @Test func scansThatArriveDuringAPassAllShareTheNext() async throws {
-        let runner = GatedRunner()
-        runner.release.store(0, ordering: .sequentiallyConsistent)
-        let monitor = BufferMonitor(runner: runner, eventLoop: thread.next())
+        let backend = GatedBackend()
+        backend.release.store(0, ordering: .sequentiallyConsistent)
+        let monitor = BufferMonitor(backend: backend, eventLoop: thread.next())
         let first = Task { try await monitor.scan([], by: ConnectionID(0), quota: 10).totals.id }
-        await waitUntil { runner.entered.load(ordering: .sequentiallyConsistent) == 1 }
+        await waitUntil { backend.entered.load(ordering: .sequentiallyConsistent) == 1 }
         let others = Task {
             try await withThrowingTaskGroup(of: UInt64.self) { group in
                 for client in 1..<64 {
@@ -68,40 +34,40 @@ private func waitUntil(_ condition: () -> Bool) async {
             }
         }
         try await Task.sleep(for: arrival)
-        runner.release.store(.max, ordering: .sequentiallyConsistent)
+        backend.release.store(.max, ordering: .sequentiallyConsistent)
         #expect(try await first.value == 1)
         #expect(try await others.value == Array(repeating: 2, count: 63), "64 scans, 2 passes")
-        #expect(runner.passes.load(ordering: .sequentiallyConsistent) == 2)
+        #expect(backend.passes.load(ordering: .sequentiallyConsistent) == 2)
     }
 
     @Test func aScanNeverGetsAPassThatStartedBeforeIt() async throws {
-        let runner = GatedRunner()
-        runner.release.store(1, ordering: .sequentiallyConsistent)
-        let monitor = BufferMonitor(runner: runner, eventLoop: thread.next())
+        let backend = GatedBackend()
+        backend.release.store(1, ordering: .sequentiallyConsistent)
+        let monitor = BufferMonitor(backend: backend, eventLoop: thread.next())
         #expect(try await monitor.scan([], by: ConnectionID(1), quota: 10).totals.id == 1)
         // Pass 2 starts and holds; a request that arrives now must wait for pass 3.
         let early = Task { try await monitor.scan([], by: ConnectionID(1), quota: 10).totals.id }
-        await waitUntil { runner.entered.load(ordering: .sequentiallyConsistent) == 2 }
+        await waitUntil { backend.entered.load(ordering: .sequentiallyConsistent) == 2 }
         let late = Task { try await monitor.scan([], by: ConnectionID(2), quota: 10).totals.id }
         try await Task.sleep(for: arrival)
-        runner.release.store(.max, ordering: .sequentiallyConsistent)
+        backend.release.store(.max, ordering: .sequentiallyConsistent)
         #expect(try await early.value == 2)
         #expect(try await late.value == 3)
     }
 
     @Test func scanReportsTheWatchSetPlusItsOwnNamesThenReleasesThem() async throws {
-        let runner = GatedRunner()
-        let monitor = BufferMonitor(runner: runner, eventLoop: thread.next())
+        let backend = GatedBackend()
+        let monitor = BufferMonitor(backend: backend, eventLoop: thread.next())
         let me = ConnectionID(1)
         _ = try await monitor.watch([.name(try WatchName(validating: "b"))], by: me, quota: 10)
         let outcome = try await monitor.scan(
             [.name(try WatchName(validating: "a")), .prefix(try WatchName(validating: "b"))], by: me, quota: 10)
-        #expect(outcome.watches.map(\.watch.name.string) == ["a", "b", "b"])
+        #expect(outcome.watches.map(\.watch.text) == ["a", "b", "b"])
         #expect(outcome.watches.map(\.watch.kind) == [.name, .name, .prefix])
         #expect(outcome.watches.map(\.stats.count) == [1, 1, 1], "the extra entries were in the map during the pass")
-        #expect(runner.watchedCount == 1)
+        #expect(backend.watchedCount == 1)
         await monitor.disconnect(me)
-        #expect(runner.watchedCount == 0)
+        #expect(backend.watchedCount == 0)
     }
 }
 
@@ -114,23 +80,23 @@ private func waitUntil(_ condition: () -> Bool) async {
     }
 
     @Test func theFirstUpdateComesAtOnceAndAScanFeedsSubscribers() async throws {
-        let runner = GatedRunner()
-        let monitor = BufferMonitor(runner: runner, eventLoop: thread.next())
+        let backend = GatedBackend()
+        let monitor = BufferMonitor(backend: backend, eventLoop: thread.next())
         _ = try await monitor.watch([.name(try WatchName(validating: "a"))], by: me, quota: 10)
         var updates = try await monitor.subscribe(me, every: .seconds(3600), details: false).makeAsyncIterator()
         let first = try #require(try await updates.next()?.get())
         #expect(first.totals.id == 1)
-        #expect(first.watches.map(\.watch.name.string) == ["a"])
+        #expect(first.watches.map(\.watch.text) == ["a"])
         _ = try await monitor.watch([.name(try WatchName(validating: "b"))], by: me, quota: 10)
         let scanned = try await monitor.scan([], by: ConnectionID(2), quota: 10)
         let fed = try #require(try await updates.next()?.get())
         #expect(fed.totals.id == scanned.totals.id)
-        #expect(fed.watches.map(\.watch.name.string) == ["a", "b"])
+        #expect(fed.watches.map(\.watch.text) == ["a", "b"])
     }
 
     @Test func aPassThatChangesNothingForAnySubscriberIsNotPublished() async throws {
-        let runner = GatedRunner()
-        let monitor = BufferMonitor(runner: runner, eventLoop: thread.next())
+        let backend = GatedBackend()
+        let monitor = BufferMonitor(backend: backend, eventLoop: thread.next())
         var updates = try await monitor.subscribe(me, every: .seconds(3600), details: false).makeAsyncIterator()
         #expect(try passID(await updates.next()) == 1)
         _ = try await monitor.scan([], by: ConnectionID(2), quota: 10)  // pass 2: the same state
@@ -140,20 +106,20 @@ private func waitUntil(_ condition: () -> Bool) async {
     }
 
     @Test func passesRunPeriodicallyOnlyWhileSomeoneSubscribes() async throws {
-        let runner = GatedRunner()
-        let monitor = BufferMonitor(runner: runner, eventLoop: thread.next())
+        let backend = GatedBackend()
+        let monitor = BufferMonitor(backend: backend, eventLoop: thread.next())
         var updates = try await monitor.subscribe(me, every: .milliseconds(100), details: false).makeAsyncIterator()
-        await waitUntil { runner.passes.load(ordering: .sequentiallyConsistent) >= 4 }
+        await waitUntil { backend.passes.load(ordering: .sequentiallyConsistent) >= 4 }
         #expect(try passID(await updates.next()) == 1, "later passes changed nothing")
         await monitor.disconnect(me)
         #expect(await updates.next() == nil, "the connection's end ends its stream")
-        let stopped = runner.passes.load(ordering: .sequentiallyConsistent)
+        let stopped = backend.passes.load(ordering: .sequentiallyConsistent)
         try await Task.sleep(for: .milliseconds(400))
-        #expect(runner.passes.load(ordering: .sequentiallyConsistent) <= stopped + 1, "at most one pass already under way")
+        #expect(backend.passes.load(ordering: .sequentiallyConsistent) <= stopped + 1, "at most one pass already under way")
     }
 
     @Test func aConnectionHasOneSubscriptionAtATime() async throws {
-        let monitor = BufferMonitor(runner: GatedRunner(), eventLoop: thread.next())
+        let monitor = BufferMonitor(backend: GatedBackend(), eventLoop: thread.next())
         let first = try await monitor.subscribe(me, every: .seconds(1), details: false)
         await #expect(throws: MonitorError.self) { _ = try await monitor.subscribe(me, every: .seconds(1), details: false) }
         // Dropping the stream ends the subscription; then the connection may subscribe again.

@@ -1,27 +1,9 @@
 import DmabufProtocol
+import DmabufScanner
 import Testing
 import VarlinkServer
 
 @testable import DmabufService
-
-/// A stand-in for the kernel map that can be told to fail, to prove atomicity.
-private final class MapRecorder {
-    var names: Set<Watch> = []
-    var failOn: Watch?
-
-    struct Refused: Error {}
-
-    func insert(_ name: Watch) throws {
-        if name == failOn { throw Refused() }
-        #expect(!names.contains(name), "a name must enter the map once")
-        names.insert(name)
-    }
-
-    func remove(_ name: Watch) {
-        #expect(names.contains(name), "only mapped names leave the map")
-        names.remove(name)
-    }
-}
 
 private func names(_ strings: String...) -> [Watch] {
     strings.map { .name(try! WatchName(validating: $0)) }
@@ -31,105 +13,138 @@ private func prefixes(_ strings: String...) -> [Watch] {
     strings.map { .prefix(try! WatchName(validating: $0)) }
 }
 
+/// A registry and the kernel map it describes, kept as the monitor keeps them: a plan's
+/// entering entries go into the map before the plan is committed, and what leaves the
+/// union leaves the map.
+private struct Maps {
+    var registry: WatchRegistry
+    var map: Set<Watch> = []
+
+    init(capacity: Int) {
+        registry = WatchRegistry(capacity: capacity)
+    }
+
+    mutating func watch(_ watches: [Watch], by connection: ConnectionID, quota: Int) throws(WatchError) -> Set<Watch> {
+        let plan = try registry.planWatch(watches, by: connection, quota: quota)
+        enter(plan)
+        return registry.watchSet(of: connection)
+    }
+
+    mutating func hold(_ watches: [Watch], by connection: ConnectionID, quota: Int) throws(WatchError) -> Set<Watch> {
+        let plan = try registry.planScanHold(watches, by: connection, quota: quota)
+        enter(plan)
+        return plan.held
+    }
+
+    mutating func enter(_ plan: WatchRegistry.Plan) {
+        for watch in plan.entering {
+            #expect(!map.contains(watch), "a name enters the map once")
+            map.insert(watch)
+        }
+        registry.commit(plan)
+    }
+
+    mutating func leave(_ leaving: [Watch]) {
+        for watch in leaving {
+            #expect(map.contains(watch), "only mapped names leave the map")
+            map.remove(watch)
+        }
+    }
+
+    mutating func unwatch(_ watches: [Watch], by connection: ConnectionID) -> Set<Watch> {
+        let (set, leaving) = registry.unwatch(watches, by: connection)
+        leave(leaving)
+        return set
+    }
+
+    mutating func drop(_ connection: ConnectionID) { leave(registry.drop(connection)) }
+    mutating func release(_ held: Set<Watch>) { leave(registry.release(held)) }
+}
+
 @Suite struct WatchRegistryTests {
     let a = ConnectionID(1)
     let b = ConnectionID(2)
 
     @Test func unionIsReferenceCountedAcrossConnections() throws {
-        var registry = WatchRegistry(capacity: 10)
-        let map = MapRecorder()
-        _ = try registry.watch(names("x", "y"), by: a, quota: 10, insert: map.insert, remove: map.remove)
-        _ = try registry.watch(names("y", "z"), by: b, quota: 10, insert: map.insert, remove: map.remove)
-        #expect(map.names == Set(names("x", "y", "z")))
-        registry.drop(a, remove: map.remove)
-        #expect(map.names == Set(names("y", "z")))
-        #expect(registry.watchSet(of: a).isEmpty)
-        registry.drop(b, remove: map.remove)
-        #expect(map.names.isEmpty)
-        #expect(registry.mappedCount == 0)
+        var maps = Maps(capacity: 10)
+        _ = try maps.watch(names("x", "y"), by: a, quota: 10)
+        _ = try maps.watch(names("y", "z"), by: b, quota: 10)
+        #expect(maps.map == Set(names("x", "y", "z")))
+        maps.drop(a)
+        #expect(maps.map == Set(names("y", "z")))
+        #expect(maps.registry.watchSet(of: a).isEmpty)
+        maps.drop(b)
+        #expect(maps.map.isEmpty)
+        #expect(maps.registry.unionCount == 0)
     }
 
     @Test func watchingTwiceIsIdempotent() throws {
-        var registry = WatchRegistry(capacity: 10)
-        let map = MapRecorder()
-        _ = try registry.watch(names("x"), by: a, quota: 10, insert: map.insert, remove: map.remove)
-        let set = try registry.watch(names("x", "x"), by: a, quota: 10, insert: map.insert, remove: map.remove)
+        var maps = Maps(capacity: 10)
+        _ = try maps.watch(names("x"), by: a, quota: 10)
+        let set = try maps.watch(names("x", "x"), by: a, quota: 10)
         #expect(set == Set(names("x")))
-        _ = registry.unwatch(names("x"), by: a, remove: map.remove)
-        #expect(map.names.isEmpty, "one unwatch undoes any number of watches of the same name")
+        _ = maps.unwatch(names("x"), by: a)
+        #expect(maps.map.isEmpty, "one unwatch undoes any number of watches of the same name")
     }
 
     @Test func unwatchIgnoresNamesNotWatched() throws {
-        var registry = WatchRegistry(capacity: 10)
-        let map = MapRecorder()
-        _ = try registry.watch(names("x"), by: a, quota: 10, insert: map.insert, remove: map.remove)
-        _ = try registry.watch(names("y"), by: b, quota: 10, insert: map.insert, remove: map.remove)
-        let set = registry.unwatch(names("y", "nope"), by: a, remove: map.remove)
+        var maps = Maps(capacity: 10)
+        _ = try maps.watch(names("x"), by: a, quota: 10)
+        _ = try maps.watch(names("y"), by: b, quota: 10)
+        let set = maps.unwatch(names("y", "nope"), by: a)
         #expect(set == Set(names("x")))
-        #expect(map.names == Set(names("x", "y")), "b still watches y")
+        #expect(maps.map == Set(names("x", "y")), "b still watches y")
     }
 
     @Test func quotaRefusesTheWholeCall() throws {
-        var registry = WatchRegistry(capacity: 10)
-        let map = MapRecorder()
-        _ = try registry.watch(names("x", "y"), by: a, quota: 3, insert: map.insert, remove: map.remove)
-        #expect(throws: WatchError.tooManyNames(limit: 3)) {
-            try registry.watch(names("z", "w"), by: a, quota: 3, insert: map.insert, remove: map.remove)
-        }
-        #expect(registry.watchSet(of: a) == Set(names("x", "y")))
-        #expect(map.names == Set(names("x", "y")))
+        var maps = Maps(capacity: 10)
+        _ = try maps.watch(names("x", "y"), by: a, quota: 3)
+        #expect(throws: WatchError.tooManyNames(limit: 3)) { try maps.watch(names("z", "w"), by: a, quota: 3) }
+        #expect(maps.registry.watchSet(of: a) == Set(names("x", "y")))
+        #expect(maps.map == Set(names("x", "y")))
     }
 
     @Test func capacityCountsOnlyNamesNewToTheMap() throws {
-        var registry = WatchRegistry(capacity: 2)
-        let map = MapRecorder()
-        _ = try registry.watch(names("x", "y"), by: a, quota: 10, insert: map.insert, remove: map.remove)
-        #expect(throws: WatchError.capacityExhausted(capacity: 2)) {
-            try registry.watch(names("x", "z"), by: b, quota: 10, insert: map.insert, remove: map.remove)
-        }
-        #expect(registry.watchSet(of: b).isEmpty)
-        let set = try registry.watch(names("x", "y"), by: b, quota: 10, insert: map.insert, remove: map.remove)
+        var maps = Maps(capacity: 2)
+        _ = try maps.watch(names("x", "y"), by: a, quota: 10)
+        #expect(throws: WatchError.capacityExhausted(capacity: 2)) { try maps.watch(names("x", "z"), by: b, quota: 10) }
+        #expect(maps.registry.watchSet(of: b).isEmpty)
+        let set = try maps.watch(names("x", "y"), by: b, quota: 10)
         #expect(set == Set(names("x", "y")))
     }
 
-    @Test func aFailedMapWriteRollsBackEveryInsert() throws {
-        var registry = WatchRegistry(capacity: 10)
-        let map = MapRecorder()
-        map.failOn = .name(try WatchName(validating: "bad"))
-        #expect(throws: MapRecorder.Refused.self) {
-            try registry.watch(names("a1", "a2", "bad", "a3"), by: a, quota: 10, insert: map.insert, remove: map.remove)
-        }
-        #expect(map.names.isEmpty)
-        #expect(registry.mappedCount == 0)
-        #expect(registry.watchSet(of: a).isEmpty)
+    @Test func aPlanChangesNothingUntilItIsCommitted() throws {
+        var maps = Maps(capacity: 10)
+        _ = try maps.watch(names("x"), by: a, quota: 10)
+        let plan = try maps.registry.planWatch(names("x", "y", "z"), by: a, quota: 10)
+        #expect(plan.entering == names("y", "z"), "only entries new to the union enter the map, in order")
+        // The map write failed, say: the plan is dropped, and the registry never saw it.
+        #expect(maps.registry.watchSet(of: a) == Set(names("x")))
+        #expect(maps.registry.unionCount == 1)
+        #expect(try maps.registry.planWatch(names("y"), by: b, quota: 10).entering == names("y"))
     }
 
     @Test func scanHoldsLastOnePassAndCountAgainstQuota() throws {
-        var registry = WatchRegistry(capacity: 10)
-        let map = MapRecorder()
-        _ = try registry.watch(names("x"), by: a, quota: 2, insert: map.insert, remove: map.remove)
-        #expect(throws: WatchError.tooManyNames(limit: 2)) {
-            try registry.holdForScan(names("y", "z"), by: a, quota: 2, insert: map.insert, remove: map.remove)
-        }
-        let held = try registry.holdForScan(names("x", "y"), by: a, quota: 2, insert: map.insert, remove: map.remove)
+        var maps = Maps(capacity: 10)
+        _ = try maps.watch(names("x"), by: a, quota: 2)
+        #expect(throws: WatchError.tooManyNames(limit: 2)) { try maps.hold(names("y", "z"), by: a, quota: 2) }
+        let held = try maps.hold(names("x", "y"), by: a, quota: 2)
         #expect(held == Set(names("y")), "names already watched need no hold")
-        #expect(map.names == Set(names("x", "y")))
-        registry.release(held, remove: map.remove)
-        #expect(map.names == Set(names("x")))
-        #expect(registry.watchSet(of: a) == Set(names("x")))
+        #expect(maps.map == Set(names("x", "y")))
+        #expect(maps.registry.watchSet(of: a) == Set(names("x")), "a hold is not a watch")
+        maps.release(held)
+        #expect(maps.map == Set(names("x")))
+        #expect(maps.registry.watchSet(of: a) == Set(names("x")))
     }
 
     @Test func aNameAndAPrefixWithTheSameBytesAreTwoEntries() throws {
-        var registry = WatchRegistry(capacity: 10)
-        let map = MapRecorder()
-        let set = try registry.watch(names("cam") + prefixes("cam"), by: a, quota: 2, insert: map.insert, remove: map.remove)
+        var maps = Maps(capacity: 10)
+        let set = try maps.watch(names("cam") + prefixes("cam"), by: a, quota: 2)
         #expect(set.count == 2)
-        #expect(registry.mappedCount == 2)
-        #expect(throws: WatchError.tooManyNames(limit: 2)) {
-            try registry.watch(prefixes("gpu"), by: a, quota: 2, insert: map.insert, remove: map.remove)
-        }
-        _ = registry.unwatch(prefixes("cam"), by: a, remove: map.remove)
-        #expect(map.names == Set(names("cam")))
+        #expect(maps.registry.unionCount == 2)
+        #expect(throws: WatchError.tooManyNames(limit: 2)) { try maps.watch(prefixes("gpu"), by: a, quota: 2) }
+        _ = maps.unwatch(prefixes("cam"), by: a)
+        #expect(maps.map == Set(names("cam")))
     }
 
     @Test func sortingPutsANameBeforeItsPrefixTwin() throws {

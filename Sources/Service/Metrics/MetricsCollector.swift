@@ -17,7 +17,7 @@ public struct MetricsCollector: Sendable {
         self.kernel = kernel
     }
 
-    public func report() async throws -> MetricsReport {
+    public func report() async throws(MonitorError) -> MetricsReport {
         let metrics = try await monitor.metrics(maxAge: minInterval)
         return MetricsReport(monitor: metrics, counters: counters.snapshot, version: version, kernel: kernel)
     }

@@ -97,6 +97,6 @@ public struct MetricsReport: Sendable {
     }
 
     private static func labels(_ watch: Watch) -> ExpositionWriter.Labels {
-        ["name": watch.name.string, "kind": watch.kind == .name ? "name" : "prefix"]
+        ["name": watch.text, "kind": watch.kind == .name ? "name" : "prefix"]
     }
 }

@@ -199,7 +199,7 @@ public struct DaemonCommand: ParsableCommand {
     public func serve(_ prepared: sending Prepared) async {
         let logger = prepared.logger
         let passThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let monitor = BufferMonitor(runner: prepared.program, eventLoop: passThread.next())
+        let monitor = BufferMonitor(backend: prepared.program, eventLoop: passThread.next())
         let policy = prepared.policy
         let counters = ServiceCounters()
         let metrics = MetricsCollector(

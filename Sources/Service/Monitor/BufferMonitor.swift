@@ -3,51 +3,6 @@ import DmabufScanner
 import NIOCore
 import VarlinkServer
 
-/// Why the monitor could not serve a request.
-public enum MonitorError: Error, Sendable {
-    case watch(WatchError)
-    case pass(ScannerError)
-    case mapWrite(ScannerError)
-    /// The connection's subscription is still running.
-    case alreadySubscribed
-}
-
-/// What one pass tells one subscriber: its watch set's state, or why the pass failed.
-public typealias SubscriptionUpdate = Result<PassOutcome, MonitorError>
-
-/// What one pass answered to one request.
-public struct PassOutcome: Sendable {
-    public var totals: PassTotals
-    /// The requester's names and prefixes (its watch set plus what it asked for), sorted,
-    /// with their stats.
-    public var watches: [(watch: Watch, stats: NameStats)]
-    /// The buffers whose records the request asked for (every buffer, or those that matched
-    /// a watched name or prefix, possibly more); empty unless it asked.
-    public var buffers: [BufferRecord]
-}
-
-/// A snapshot for `Status`.
-public struct MonitorStatus: Sendable {
-    public var clients: Int
-    public var watched: Int
-    public var capacity: Int
-    public var passes: Int
-    public var mapEntries: Int
-    /// The latest pass's exporters; nil before the first pass.
-    public var exporters: [ExporterTotals]?
-}
-
-/// What the monitor tells a metrics scrape: the passes so far (the latest one among them),
-/// and every watched name as the latest saw it.
-public struct MonitorMetrics: Sendable {
-    public var statistics: PassStatistics
-    /// Every name and prefix in the kernel map, sorted, with its stats.
-    public var watches: [(watch: Watch, stats: NameStats)]
-    public var capacity: Int
-    public var clients: Int
-    public var subscribers: Int
-}
-
 /// The one owner of the BPF program and of who watches what. Every map write and every
 /// pass happens here, on a thread of its own (the pass is a blocking syscall), so a
 /// pass never interleaves with a watch change.
@@ -59,7 +14,7 @@ public struct MonitorMetrics: Sendable {
 /// every subscriber.
 public actor BufferMonitor {
     public nonisolated let unownedExecutor: UnownedSerialExecutor
-    private let runner: any PassRunner
+    private let backend: any ScanBackend
     private var registry: WatchRegistry
     private var clients: Set<ConnectionID> = []
     private var waiting: [Waiter] = []
@@ -92,14 +47,14 @@ public actor BufferMonitor {
         let connection: ConnectionID
         let held: Set<Watch>
         let collecting: BufferCollection
-        let continuation: CheckedContinuation<PassOutcome, any Error>
+        let continuation: CheckedContinuation<Result<PassOutcome, MonitorError>, Never>
     }
 
     /// - Parameter eventLoop: the thread every pass and map write runs on; give the
     ///   monitor one of its own so a pass never stalls socket I/O.
-    public init(runner: sending any PassRunner, eventLoop: any EventLoop) {
-        self.runner = runner
-        self.registry = WatchRegistry(capacity: runner.capacity)
+    public init(backend: sending any ScanBackend, eventLoop: any EventLoop) {
+        self.backend = backend
+        self.registry = WatchRegistry(capacity: backend.capacity)
         self.unownedExecutor = eventLoop.executor.asUnownedSerialExecutor()
     }
 
@@ -111,36 +66,51 @@ public actor BufferMonitor {
     public func disconnect(_ connection: ConnectionID) {
         subscribersStale = true
         clients.remove(connection)
-        registry.drop(connection, remove: removeFromMap)
+        removeFromMaps(registry.drop(connection))
         subscriptions.removeValue(forKey: connection)?.updates.finish()
         retime()
     }
 
-    public func watch(_ names: [Watch], by connection: ConnectionID, quota: Int) throws(MonitorError)
+    /// Adds `watches` to the connection's set; returns the set afterwards.
+    public func watch(_ watches: [Watch], by connection: ConnectionID, quota: Int) throws(MonitorError)
         -> Set<Watch>
     {
+        let plan: WatchRegistry.Plan
+        do {
+            plan = try registry.planWatch(watches, by: connection, quota: quota)
+        } catch {
+            throw .watch(error)
+        }
+        try apply(plan)
         subscribersStale = true
-        return try mapped { try registry.watch(names, by: connection, quota: quota, insert: insertIntoMap, remove: removeFromMap) }
+        return registry.watchSet(of: connection)
     }
 
-    public func unwatch(_ names: [Watch], by connection: ConnectionID) -> Set<Watch> {
+    /// Removes `watches` from the connection's set; returns the set afterwards.
+    public func unwatch(_ watches: [Watch], by connection: ConnectionID) -> Set<Watch> {
         subscribersStale = true
-        return registry.unwatch(names, by: connection, remove: removeFromMap)
+        let (set, leaving) = registry.unwatch(watches, by: connection)
+        removeFromMaps(leaving)
+        return set
     }
 
     /// Runs (or joins) the next pass and reports the connection's watch set plus `extra`;
     /// with `details`, also the records of the buffers that matched.
-    public func scan(_ extra: [Watch], by connection: ConnectionID, quota: Int, details: Bool = false) async throws
-        -> PassOutcome
+    public func scan(_ extra: [Watch], by connection: ConnectionID, quota: Int, details: Bool = false)
+        async throws(MonitorError) -> PassOutcome
     {
-        let held = try mapped {
-            try registry.holdForScan(extra, by: connection, quota: quota, insert: insertIntoMap, remove: removeFromMap)
+        let plan: WatchRegistry.Plan
+        do {
+            plan = try registry.planScanHold(extra, by: connection, quota: quota)
+        } catch {
+            throw .watch(error)
         }
-        return try await nextPass(connection: connection, held: held, collecting: details ? .matched : .none)
+        try apply(plan)
+        return try await nextPass(connection: connection, held: plan.held, collecting: details ? .matched : .none)
     }
 
     /// Runs (or joins) the next pass with every buffer's record collected.
-    public func list(by connection: ConnectionID) async throws -> PassOutcome {
+    public func list(by connection: ConnectionID) async throws(MonitorError) -> PassOutcome {
         try await nextPass(connection: connection, held: [], collecting: .all)
     }
 
@@ -190,30 +160,30 @@ public actor BufferMonitor {
 
     public func status() -> MonitorStatus {
         MonitorStatus(
-            clients: clients.count, watched: registry.mappedCount, capacity: registry.capacity,
-            passes: statistics.passes, mapEntries: runner.mapEntryCount(),
+            clients: clients.count, watched: registry.unionCount, capacity: registry.capacity,
+            passes: statistics.passes, mapEntries: backend.mapEntryCount(),
             exporters: statistics.latest?.totals.exporters)
     }
 
     /// The metrics as of the latest pass if it started less than `maxAge` ago, else as of
     /// a new one (joined if one is about to start). Scrapes alone therefore start at most
     /// one pass per `maxAge`, however often they come.
-    public func metrics(maxAge: Duration) async throws -> MonitorMetrics {
+    public func metrics(maxAge: Duration) async throws(MonitorError) -> MonitorMetrics {
         if !statistics.isFresh(within: maxAge, at: .now) {
             _ = try await nextPass(connection: .service, held: [], collecting: .none)
         }
         return MonitorMetrics(
-            statistics: statistics, watches: registry.mapped.sorted().map { ($0, runner.stats(for: $0.key)) },
+            statistics: statistics, watches: registry.union.sorted().map { ($0, backend.stats(for: $0)) },
             capacity: registry.capacity, clients: clients.count, subscribers: subscriptions.count)
     }
 
-    private func nextPass(connection: ConnectionID, held: Set<Watch>, collecting: BufferCollection) async throws
-        -> PassOutcome
+    private func nextPass(connection: ConnectionID, held: Set<Watch>, collecting: BufferCollection)
+        async throws(MonitorError) -> PassOutcome
     {
-        try await withCheckedThrowingContinuation { continuation in
+        try await withCheckedContinuation { continuation in
             waiting.append(Waiter(connection: connection, held: held, collecting: collecting, continuation: continuation))
             schedulePass()
-        }
+        }.get()
     }
 
     private func schedulePass() {
@@ -231,13 +201,14 @@ public actor BufferMonitor {
         let subscribed = subscribersWantDetails ? BufferCollection.matched : .none
         let started = ContinuousClock.now
         let result = Result { () throws(ScannerError) in
-            try runner.runPass(collecting: batch.map(\.collecting).reduce(subscribed, max))
+            try backend.runPass(collecting: batch.map(\.collecting).reduce(subscribed, max))
         }
         statistics.record(result, started: started)
         for waiter in batch {
             waiter.continuation.resume(
-                with: outcome(of: result, for: waiter.connection, adding: waiter.held, buffers: waiter.collecting != .none))
-            registry.release(waiter.held, remove: removeFromMap)
+                returning: outcome(
+                    of: result, for: waiter.connection, adding: waiter.held, buffers: waiter.collecting != .none))
+            removeFromMaps(registry.release(waiter.held))
         }
         publish(result)
     }
@@ -250,7 +221,7 @@ public actor BufferMonitor {
         guard !subscriptions.isEmpty else { return }
         if case .success(let report) = result {
             let state = PublishedState(
-                stats: Dictionary(uniqueKeysWithValues: registry.mapped.map { ($0, runner.stats(for: $0.key)) }),
+                stats: Dictionary(uniqueKeysWithValues: registry.union.map { ($0, backend.stats(for: $0)) }),
                 records: subscribersWantDetails ? report.buffers : [])
             defer { published = state }
             if !subscribersStale, state == published { return }
@@ -271,30 +242,28 @@ public actor BufferMonitor {
                 held.isEmpty
                 ? registry.sortedWatchSet(of: connection) : registry.watchSet(of: connection).union(held).sorted()
             return PassOutcome(
-                totals: report.totals, watches: watches.map { ($0, runner.stats(for: $0.key)) },
+                totals: report.totals, watches: watches.map { ($0, backend.stats(for: $0)) },
                 buffers: buffers ? report.buffers : [])
         }.mapError(MonitorError.pass)
     }
 
-    private func insertIntoMap(_ watch: Watch) throws {
-        try runner.insert(watch.key)
-    }
-
-    private func removeFromMap(_ watch: Watch) {
-        runner.remove(watch.key)
-    }
-
-    /// Runs a registry change, translating its failures into `MonitorError`.
-    private func mapped<T>(_ body: () throws -> T) throws(MonitorError) -> T {
-        do {
-            return try body()
-        } catch let error as WatchError {
-            throw .watch(error)
-        } catch let error as ScannerError {
-            if case .capacityExhausted(let capacity) = error { throw .watch(.capacityExhausted(capacity: capacity)) }
-            throw .mapWrite(error)
-        } catch {
-            preconditionFailure("unexpected error from a registry change: \(error)")
+    /// Writes a plan's new entries into the kernel maps, then records it; a refused write
+    /// takes back the entries already written, and the registry stays as it was.
+    private func apply(_ plan: WatchRegistry.Plan) throws(MonitorError) {
+        var inserted: [Watch] = []
+        for watch in plan.entering {
+            do {
+                try backend.insert(watch)
+            } catch {
+                removeFromMaps(inserted)
+                throw MonitorError(inserting: error)
+            }
+            inserted.append(watch)
         }
+        registry.commit(plan)
+    }
+
+    private func removeFromMaps(_ leaving: [Watch]) {
+        for watch in leaving { backend.remove(watch) }
     }
 }

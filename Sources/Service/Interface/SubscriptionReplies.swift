@@ -1,4 +1,5 @@
 import DmabufProtocol
+import DmabufScanner
 import VarlinkServer
 
 /// The replies of one `Subscribe`: the first holds every watched name and prefix, each

@@ -73,7 +73,9 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         case .watch:
             let request = try WatchParameters(parameters: call.parameters)
             let watches = try watches(names: request.names, prefixes: request.prefixes)
-            let set = try await run { try await monitor.watch(watches, by: client.connection, quota: quota) }
+            let set = try await answering { () throws(MonitorError) in
+                try await monitor.watch(watches, by: client.connection, quota: quota)
+            }
             return WatchReply(set).parameters
         case .unwatch:
             let request = try WatchParameters(parameters: call.parameters)
@@ -85,13 +87,13 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             let details = request.details ?? false
             try check(!details || grant.details, else: .details, call, client)
             let watches = try watches(names: request.names ?? [], prefixes: request.prefixes)
-            let outcome = try await run {
+            let outcome = try await answering { () throws(MonitorError) in
                 try await monitor.scan(watches, by: client.connection, quota: quota, details: details)
             }
             return ScanReply(outcome, details: details).parameters
         case .list:
             _ = try NoParameters(parameters: call.parameters)
-            let outcome = try await run { try await monitor.list(by: client.connection) }
+            let outcome = try await answering { () throws(MonitorError) in try await monitor.list(by: client.connection) }
             let buffers = outcome.buffers.map(Buffer.init(record:))
             return ListReply(buffers: buffers, scan: ScanInfo(outcome.totals, detailed: true)).parameters
         case .status:
@@ -104,7 +106,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             ).parameters
         case .metrics:
             _ = try NoParameters(parameters: call.parameters)
-            let report = try await run { try await metrics.report() }
+            let report = try await answering { () throws(MonitorError) in try await metrics.report() }
             return MetricsReply(exposition: report.exposition).parameters
         case .subscribe:
             preconditionFailure("Subscribe is served as a stream")
@@ -119,92 +121,21 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         let details = request.details ?? false
         try check(!details || grant.details, else: .details, call, client)
         let interval = SubscriptionInterval.clamped(milliseconds: request.intervalMsec)
-        let updates = try await run { try await monitor.subscribe(client.connection, every: interval, details: details) }
+        let updates = try await answering { () throws(MonitorError) in
+            try await monitor.subscribe(client.connection, every: interval, details: details)
+        }
         return ReplyStream(
             replies: SubscriptionReplies(updates: updates, details: details),
             stalled: { timeout in Reply(error: .subscriberStalled(timeoutMsec: Int(timeout / .milliseconds(1)))) },
             shuttingDown: Reply(error: .shuttingDown()))
     }
 
-    private func run<T>(_ body: () async throws -> T) async throws(VarlinkError) -> T {
+    /// The monitor's answer, or its refusal as the error reply that names it.
+    private func answering<T>(_ body: () async throws(MonitorError) -> T) async throws(VarlinkError) -> T {
         do {
             return try await body()
-        } catch let error as MonitorError {
-            throw VarlinkError(error)
         } catch {
-            throw VarlinkError(MonitorError.pass(.passFailed(String(describing: error))))
+            throw VarlinkError(error)
         }
-    }
-}
-
-extension VarlinkError {
-    init(_ error: MonitorError) {
-        switch error {
-        case .watch(.tooManyNames(let limit)): self = .tooManyNames(limit: limit)
-        case .watch(.capacityExhausted(let capacity)): self = .capacityExhausted(capacity: capacity)
-        case .pass(let error), .mapWrite(let error): self = .scanFailed(reason: error.description)
-        case .alreadySubscribed: self = .alreadySubscribed()
-        }
-    }
-}
-
-extension ScanReply {
-    /// What a pass saw of a request's watches; with `details`, each match lists its buffers.
-    init(_ outcome: PassOutcome, details: Bool) {
-        self.init(matches: outcome.matches(details: details), scan: ScanInfo(outcome.totals, detailed: details))
-    }
-}
-
-extension PassOutcome {
-    /// One match per watch, in the order of `watches`.
-    func matches(details: Bool) -> [Match] {
-        watches.map { watch, stats in
-            Match(watch: watch, stats: stats, buffers: details ? buffers.filter { watch.matches($0.name) } : nil)
-        }
-    }
-}
-
-extension Match {
-    /// `buffers`: the records of the buffers that matched, when details were asked for.
-    init(watch: Watch, stats: NameStats, buffers: [BufferRecord]?) {
-        self.init(
-            name: watch.name.string, prefix: watch.kind == .prefix, present: stats.count > 0,
-            count: Int(stats.count), bytes: Int(stats.bytes),
-            buffers: buffers?.sorted { $0.inode < $1.inode }.map(Buffer.init(record:)))
-    }
-}
-
-extension WatchReply {
-    /// A connection's watch set, names and prefixes apart, each sorted.
-    init(_ set: Set<Watch>) {
-        let sorted = set.sorted()
-        self.init(
-            names: sorted.filter { $0.kind == .name }.map(\.name.string),
-            prefixes: sorted.filter { $0.kind == .prefix }.map(\.name.string))
-    }
-}
-
-extension ScanInfo {
-    /// `detailed`: the request asked for buffer records, so records lost to a full ring
-    /// buffer are its to know about.
-    init(_ totals: PassTotals, detailed: Bool) {
-        self.init(
-            id: Int(totals.id), startedUsec: Int(totals.startedUsec), durationNsec: Int(totals.durationNsec),
-            buffers: Int(totals.buffers), bytes: Int(totals.bytes),
-            detailsDropped: detailed && totals.recordsDropped > 0 ? Int(totals.recordsDropped) : nil,
-            exporters: totals.exporters.map(Exporter.init(totals:)))
-    }
-}
-
-extension Exporter {
-    init(totals: ExporterTotals) {
-        self.init(name: Buffer.kernelString(totals.name), count: Int(totals.count), bytes: Int(totals.bytes))
-    }
-}
-
-extension Buffer {
-    init(record: BufferRecord) {
-        self.init(
-            inode: Int(record.inode), size: Int(record.size), nameBytes: record.name, exporterBytes: record.exporter)
     }
 }

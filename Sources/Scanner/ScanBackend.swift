@@ -1,0 +1,23 @@
+/// Everything the service asks of the kernel side: the watched entries in the kernel's
+/// maps, a pass over every DMA-BUF, and what the last pass counted. `DmabufProgram` (the
+/// DMA-BUF iterator) is one; tests give fakes. Calls are not concurrent: one owner
+/// serialises them.
+public protocol ScanBackend: AnyObject {
+    /// How many names and prefixes can be watched at once, together.
+    var capacity: Int { get }
+    /// Names and prefixes watched now.
+    var watchedCount: Int { get }
+    /// Starts counting for `watch` (a watch already counted changes nothing). Throws
+    /// `capacityExhausted` when every slot is in use.
+    func insert(_ watch: Watch) throws(ScannerError)
+    /// Stops counting for `watch`; one not counted is ignored.
+    func remove(_ watch: Watch)
+    /// Runs one pass over every DMA-BUF, returning the records of the buffers `collecting` asks for.
+    func runPass(collecting: BufferCollection) throws(ScannerError) -> PassReport
+    /// What the last completed pass saw of `watch`: zero if it is not watched, was
+    /// inserted after that pass, or no buffer matched it. No syscall.
+    func stats(for watch: Watch) -> NameStats
+    /// Names and prefixes the kernel maps hold, counted in the maps themselves: what
+    /// `watchedCount` should be, checked where it matters (Status, tests).
+    func mapEntryCount() -> Int
+}

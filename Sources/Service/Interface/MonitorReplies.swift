@@ -1,0 +1,65 @@
+import DmabufProtocol
+import DmabufScanner
+
+// The monitor's results as io.dmabufd.Monitor's types: what each reply carries.
+
+extension ScanReply {
+    /// What a pass saw of a request's watches; with `details`, each match lists its buffers.
+    init(_ outcome: PassOutcome, details: Bool) {
+        self.init(matches: outcome.matches(details: details), scan: ScanInfo(outcome.totals, detailed: details))
+    }
+}
+
+extension PassOutcome {
+    /// One match per watch, in the order of `watches`.
+    func matches(details: Bool) -> [Match] {
+        watches.map { watch, stats in
+            Match(watch: watch, stats: stats, buffers: details ? buffers.filter { watch.matches($0.name) } : nil)
+        }
+    }
+}
+
+extension Match {
+    /// `buffers`: the records of the buffers that matched, when details were asked for.
+    init(watch: Watch, stats: NameStats, buffers: [BufferRecord]?) {
+        self.init(
+            name: watch.text, prefix: watch.kind == .prefix, present: stats.count > 0,
+            count: Int(stats.count), bytes: Int(stats.bytes),
+            buffers: buffers?.sorted { $0.inode < $1.inode }.map(Buffer.init(record:)))
+    }
+}
+
+extension WatchReply {
+    /// A connection's watch set, names and prefixes apart, each sorted.
+    init(_ set: Set<Watch>) {
+        let sorted = set.sorted()
+        self.init(
+            names: sorted.filter { $0.kind == .name }.map(\.text),
+            prefixes: sorted.filter { $0.kind == .prefix }.map(\.text))
+    }
+}
+
+extension ScanInfo {
+    /// `detailed`: the request asked for buffer records, so records lost to a full ring
+    /// buffer are its to know about.
+    init(_ totals: PassTotals, detailed: Bool) {
+        self.init(
+            id: Int(totals.id), startedUsec: Int(totals.startedUsec), durationNsec: Int(totals.durationNsec),
+            buffers: Int(totals.buffers), bytes: Int(totals.bytes),
+            detailsDropped: detailed && totals.recordsDropped > 0 ? Int(totals.recordsDropped) : nil,
+            exporters: totals.exporters.map(Exporter.init(totals:)))
+    }
+}
+
+extension Exporter {
+    init(totals: ExporterTotals) {
+        self.init(name: Buffer.kernelString(totals.name), count: Int(totals.count), bytes: Int(totals.bytes))
+    }
+}
+
+extension Buffer {
+    init(record: BufferRecord) {
+        self.init(
+            inode: Int(record.inode), size: Int(record.size), nameBytes: record.name, exporterBytes: record.exporter)
+    }
+}

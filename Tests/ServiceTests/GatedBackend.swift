@@ -1,0 +1,39 @@
+import DmabufScanner
+import DmabufSystem
+import Synchronization
+
+/// A backend in place of the kernel: it counts passes and can hold a pass open until told
+/// to finish, to observe how requests that arrive during a pass are served. Every watched
+/// name counts one buffer of as many bytes as the name is long. (The real program is
+/// exercised by ScannerTests and the host tier; this isolates the service's own logic.)
+final class GatedBackend: ScanBackend, Sendable {
+    let capacity = 100
+    var watchedCount: Int { names.withLock { $0.count } }
+    func mapEntryCount() -> Int { watchedCount }
+    let names = Mutex<Set<Watch>>([])
+    let passes = Atomic<UInt64>(0)
+    let entered = Atomic<UInt64>(0)
+    let release = Atomic<UInt64>(UInt64.max)
+
+    func insert(_ key: Watch) throws(ScannerError) {
+        names.withLock { _ = $0.insert(key) }
+    }
+
+    func remove(_ key: Watch) {
+        names.withLock { _ = $0.remove(key) }
+    }
+
+    /// Pass `n` (1-based) blocks until `release` reaches `n`.
+    func runPass(collecting: BufferCollection) throws(ScannerError) -> PassReport {
+        let id = entered.add(1, ordering: .sequentiallyConsistent).newValue
+        while release.load(ordering: .sequentiallyConsistent) < id { usleep(1000) }
+        passes.store(id, ordering: .sequentiallyConsistent)
+        let totals = PassTotals(id: id, startedUsec: 0, durationNsec: 1, buffers: 0, bytes: 0, recordsDropped: 0)
+        return PassReport(totals: totals, buffers: [])
+    }
+
+    func stats(for key: Watch) -> NameStats {
+        names.withLock { $0.contains(key) } ? NameStats(count: 1, bytes: UInt64(key.bytes.count)) : .zero
+    }
+}
+
