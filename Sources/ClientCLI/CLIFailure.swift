@@ -36,10 +36,11 @@ struct CLIFailure: Error, CustomStringConvertible {
     init(_ error: VarlinkError) {
         message = "dmabufd refused the call: \(error)"
         switch error.name {
-        case "org.varlink.service.PermissionDenied": exitCode = .permissionDenied
-        case "io.dmabufd.Monitor.TooManyNames", "io.dmabufd.Monitor.CapacityExhausted": exitCode = .atLimit
-        case "io.dmabufd.Monitor.InvalidName", "org.varlink.service.InvalidParameter": exitCode = .invalidInput
-        case "io.dmabufd.Monitor.ShuttingDown": exitCode = .serviceUnavailable
+        case ServiceInterface.ErrorName.permissionDenied: exitCode = .permissionDenied
+        case MonitorInterface.ErrorName.tooManyNames, MonitorInterface.ErrorName.capacityExhausted: exitCode = .atLimit
+        case MonitorInterface.ErrorName.invalidName, ServiceInterface.ErrorName.invalidParameter:
+            exitCode = .invalidInput
+        case MonitorInterface.ErrorName.shuttingDown: exitCode = .serviceUnavailable
         default: exitCode = .protocolError
         }
     }

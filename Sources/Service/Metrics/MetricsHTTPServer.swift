@@ -132,7 +132,7 @@ public struct MetricsHTTPServer: Service, CustomStringConvertible {
         do {
             let connection = try await channel.takenOver(reading: HTTPServerRequestPart.self, writing: Never.self)
             try await connection.executeThenClose { inbound in
-                let response: Response
+                let response: HTTPAnswer
                 switch await closing(channel, after: limits.timeout, { await readRequest(inbound) }) {
                 case .request(let head): response = await answer(head)
                 case .refused(let refusal): response = refusal
@@ -150,7 +150,7 @@ public struct MetricsHTTPServer: Service, CustomStringConvertible {
         /// A whole request arrived; this is its head (a body is read and dropped).
         case request(HTTPRequestHead)
         /// The request cannot be served: too large or not HTTP.
-        case refused(Response)
+        case refused(HTTPAnswer)
         /// The connection closed, or timed out, before a request ended.
         case closed
     }
@@ -168,32 +168,32 @@ public struct MetricsHTTPServer: Service, CustomStringConvertible {
         } catch is RequestTooLarge {
             // A body over the limit is "content too large"; a head over it, "header fields".
             let status: HTTPResponseStatus = head == nil ? .requestHeaderFieldsTooLarge : .payloadTooLarge
-            return .refused(Response(status, "a request may be at most \(limits.maxRequestBytes) bytes\n"))
+            return .refused(HTTPAnswer(status, "a request may be at most \(limits.maxRequestBytes) bytes\n"))
         } catch is HTTPParserError {
-            return .refused(Response(.badRequest, "not an HTTP/1 request\n"))
+            return .refused(HTTPAnswer(.badRequest, "not an HTTP/1 request\n"))
         } catch {
             logger.debug("metrics connection ended before its request: \(error)")
         }
         return .closed
     }
 
-    private func answer(_ request: HTTPRequestHead) async -> Response {
+    private func answer(_ request: HTTPRequestHead) async -> HTTPAnswer {
         var response = await route(request)
         response.omitsBody = request.method == .HEAD
         return response
     }
 
-    private func route(_ request: HTTPRequestHead) async -> Response {
+    private func route(_ request: HTTPRequestHead) async -> HTTPAnswer {
         guard request.uri.prefix(while: { $0 != "?" }) == "/metrics" else {
-            return Response(.notFound, "not found; metrics are served at /metrics\n")
+            return HTTPAnswer(.notFound, "not found; metrics are served at /metrics\n")
         }
         guard request.method == .GET || request.method == .HEAD else {
-            var response = Response(.methodNotAllowed, "/metrics answers GET and HEAD only\n")
+            var response = HTTPAnswer(.methodNotAllowed, "/metrics answers GET and HEAD only\n")
             response.allow = "GET, HEAD"
             return response
         }
         do {
-            var response = Response(.ok, try await exposition())
+            var response = HTTPAnswer(.ok, try await exposition())
             response.contentType = Self.contentType
             return response
         } catch {
@@ -203,13 +203,13 @@ public struct MetricsHTTPServer: Service, CustomStringConvertible {
             } else {
                 logger.warning("cannot serve metrics: \(reason)")
             }
-            return Response(.serviceUnavailable, "metrics unavailable: \(reason)\n")
+            return HTTPAnswer(.serviceUnavailable, "metrics unavailable: \(reason)\n")
         }
     }
 
     /// Writes the response and waits until it has left: `executeThenClose` closes the
     /// channel at once, which would drop whatever the socket had not yet taken.
-    private func send(_ response: Response, on channel: any Channel) async throws {
+    private func send(_ response: HTTPAnswer, on channel: any Channel) async throws {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType)
         headers.add(name: "Content-Length", value: String(response.body.utf8.count))
@@ -233,7 +233,7 @@ public struct MetricsHTTPServer: Service, CustomStringConvertible {
     }
 
     /// One response: a status and a short body (or the exposition), always `Connection: close`.
-    private struct Response {
+    private struct HTTPAnswer {
         var status: HTTPResponseStatus
         var body: String
         var contentType = "text/plain; charset=utf-8"

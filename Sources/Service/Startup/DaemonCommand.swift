@@ -1,17 +1,12 @@
 import ArgumentParser
 import DmabufProtocol
 import DmabufScanner
+import DmabufSystem
 import Logging
-import NIOCore
-import NIOPosix
-import ServiceLifecycle
 import VarlinkServer
 
-import DmabufSystem
-
-/// `dmabufd`'s options, and its two phases: `prepare` does what needs privileges while
-/// the process has one thread (load the program, bind the socket) and then gives them up;
-/// `serve` runs the service until SIGTERM or SIGINT.
+/// `dmabufd`'s command line: its options, their defaults (each taken from the type that
+/// owns the limit) and their checks. `PrivilegedStartup` and `ServiceAssembly` act on them.
 public struct DaemonCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "dmabufd",
@@ -75,32 +70,33 @@ public struct DaemonCommand: ParsableCommand {
     @Option(
         help: """
             Bytes of the ring buffer that carries per-buffer records (List, Scan with details): \
-            a power of two, at least 4096. Records that do not fit are counted in details_dropped.
+            a power of two, at least a page (4096 on most machines). Records that do not fit are \
+            counted in details_dropped.
             """)
-    var ringBytes = 8 << 20
+    var ringBytes = ProgramSizes.defaultRingBytes
 
     @Option(help: "Largest message a client may send, in bytes; a larger one ends its connection.")
-    var maxMessageBytes = 65_536
+    var maxMessageBytes = ConnectionLimits().maxMessageBytes
 
     @Option(help: "How deep arrays and objects may nest in a message; deeper ends the connection.")
-    var maxJSONDepth = 32
+    var maxJSONDepth = ConnectionLimits().maxJSONDepth
 
     @Option(
         help: """
             Milliseconds a client may take to finish a message it started; then its connection \
             is closed. Idle time between messages is not limited.
             """)
-    var messageTimeoutMsec = 10_000
+    var messageTimeoutMsec = Int(ConnectionLimits().messageTimeout / .milliseconds(1))
 
     @Option(help: "Connections open at once, from all users; more are closed as they arrive.")
-    var maxConnections = 4096
+    var maxConnections = ConnectionLimits().maxConnections
 
     @Option(
         help: """
             How long a subscriber may leave a reply unread, in milliseconds, before it is sent \
             SubscriberStalled and disconnected.
             """)
-    var subscriberTimeoutMsec = 60_000
+    var subscriberTimeoutMsec = Int(ConnectionLimits().stallTimeout / .milliseconds(1))
 
     @Option(
         help: ArgumentHelp(
@@ -126,6 +122,9 @@ public struct DaemonCommand: ParsableCommand {
 
     public func validate() throws {
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
+        guard ProgramSizes.isValid(capacity: capacity) else {
+            throw ValidationError("--capacity must be \(ProgramSizes.capacityRule)")
+        }
         guard clientQuota >= 1 else { throw ValidationError("--client-quota must be at least 1") }
         guard maxNamesPerCall >= 1 else { throw ValidationError("--max-names-per-call must be at least 1") }
         guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024") }
@@ -134,113 +133,25 @@ public struct DaemonCommand: ParsableCommand {
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard subscriberTimeoutMsec >= 100 else { throw ValidationError("--subscriber-timeout-msec must be at least 100") }
         guard metricsMinIntervalMsec >= 100 else { throw ValidationError("--metrics-min-interval-msec must be at least 100") }
-        guard ringBytes >= 4096, ringBytes <= 1 << 30, ringBytes & (ringBytes - 1) == 0 else {
-            throw ValidationError("--ring-bytes must be a power of two from 4096 to 1073741824")
+        guard ProgramSizes.isValid(ringBytes: ringBytes) else {
+            throw ValidationError("--ring-bytes must be \(ProgramSizes.ringBytesRule)")
         }
         _ = try socketFile()
         _ = try metricsEndpoint()
     }
 
-    /// What `prepare` hands to `serve`.
-    public struct Prepared {
-        let program: DmabufProgram
-        let listener: Listener
-        /// The metrics endpoint's socket, when `--metrics-address` asks for one.
-        let metricsListener: TCPListener?
-        let policy: Policy
-        /// `--max-connections`, or fewer when the open-file limit allows fewer.
-        let maxConnections: Int
-        let kernel: String
-        let logger: Logger
-    }
-
-    /// Loads the program, binds the socket and drops privileges. Call it before anything
-    /// starts a thread (see `Privileges`); on failure it prints one line and exits.
-    public func prepareOrExit() -> Prepared {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "dmabufd")
-        do {
-            let socketFile = try socketFile()
-            let policy = try loadPolicy()
-            let passed = try SocketActivation.listener(named: "varlink")
-            // A live service on the socket is the cheapest failure: find it before the load.
-            if passed == nil { try socketFile.claim() }
-            // Bound before the socket file appears, so a port in use leaves nothing behind.
-            let metricsListener = try metricsEndpoint()?.bindListening()
-            let connections = FileLimit.fit(connections: maxConnections)
-            guard connections >= 1 else {
-                throw StartupError(
-                    description: "the open-file limit leaves no room for connections; raise it (ulimit -n, LimitNOFILE=)")
-            }
-            if connections < maxConnections {
-                logger.notice("serving at most \(connections) connections: the open-file limit allows no more")
-            }
-            let program = try DmabufProgram(capacity: capacity, ringBytes: ringBytes)
-            StartupSignals.stopCleanly(removing: passed == nil ? socketFile.path : nil)
-            let listener = try passed ?? socketFile.bindListening()
-            let dropped = try Privileges.dropAll()
-            logger.info("\(dropped)")
-            let kernel = KernelProbe.release()
-            logger.info("dmabufd \(ProductVersion.string) loaded its BPF program (kernel \(kernel), capacity \(capacity))")
-            return Prepared(
-                program: program, listener: listener, metricsListener: metricsListener, policy: policy,
-                maxConnections: connections, kernel: kernel, logger: logger)
-        } catch {
-            DaemonFailure(error).terminate()
-        }
-    }
-
-    /// Serves until SIGTERM or SIGINT; on failure prints one line and exits.
-    public func serve(_ prepared: sending Prepared) async {
-        let logger = prepared.logger
-        let passThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let monitor = BufferMonitor(backend: prepared.program, eventLoop: passThread.next())
-        let policy = prepared.policy
-        let counters = ServiceCounters()
-        let metrics = MetricsCollector(
-            monitor: monitor, counters: counters, minInterval: .milliseconds(metricsMinIntervalMsec),
-            version: ProductVersion.string, kernel: prepared.kernel)
-        let dispatcher = VarlinkDispatcher(
-            vendor: "dmabufd", product: "dmabufd", version: ProductVersion.string,
-            url: "",
-            interfaces: [
-                MonitorInterfaceServer(
-                    monitor: monitor, metrics: metrics, counters: counters, policy: policy,
-                    maxNamesPerCall: maxNamesPerCall, kernelRelease: prepared.kernel, logger: logger)
-            ])
+    /// The limits every connection gets; `maxConnections` as the open-file limit allows.
+    func connectionLimits(maxConnections: Int) -> ConnectionLimits {
         var limits = ConnectionLimits()
         limits.maxMessageBytes = maxMessageBytes
         limits.maxJSONDepth = maxJSONDepth
         limits.messageTimeout = .milliseconds(messageTimeoutMsec)
         limits.stallTimeout = .milliseconds(subscriberTimeoutMsec)
-        limits.maxConnections = prepared.maxConnections
-        let server = VarlinkServer(
-            prepared.listener, dispatcher: dispatcher, limits: limits,
-            connectionsPerUID: { policy.grant(for: $0).maxConnections }, observer: counters,
-            group: MultiThreadedEventLoopGroup.singleton,
-            notifier: ServiceManagerNotifier(), logger: logger)
-        let endpoint = prepared.metricsListener.map { listener in
-            MetricsHTTPServer(
-                listener, exposition: { try await metrics.report().exposition },
-                group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        }
-        let group = ServiceGroup(
-            services: [server] + (endpoint.map { [$0] } ?? []), gracefulShutdownSignals: [.sigterm, .sigint],
-            cancellationSignals: [], logger: logger)
-        do {
-            try await group.run()
-        } catch {
-            DaemonFailure(error).terminate()
-        }
-        try? await passThread.shutdownGracefully()
+        limits.maxConnections = maxConnections
+        return limits
     }
 
-    private func socketFile() throws(ValidationError) -> SocketFile {
+    func socketFile() throws(ValidationError) -> SocketFile {
         guard let mode = mode_t(socketMode, radix: 8), mode <= 0o777 else {
             throw ValidationError("--socket-mode must be octal permission bits such as 0660, not \(socketMode)")
         }
@@ -250,7 +161,7 @@ public struct DaemonCommand: ParsableCommand {
         return SocketFile(path: socket, mode: mode, group: entry.pointee.gr_gid)
     }
 
-    private func metricsEndpoint() throws(ValidationError) -> MetricsAddress? {
+    func metricsEndpoint() throws(ValidationError) -> MetricsAddress? {
         do {
             return try metricsAddress.map { text throws(MetricsAddressError) in try MetricsAddress(text) }
         } catch {
@@ -258,37 +169,10 @@ public struct DaemonCommand: ParsableCommand {
         }
     }
 
-    private func loadPolicy() throws(PolicyFileError) -> Policy {
+    func loadPolicy() throws(PolicyFileError) -> Policy {
         let builtIn = Policy.builtIn(quota: clientQuota)
         guard let policy else { return builtIn }
         return try PolicyFile.load(policy, builtIn: builtIn)
-    }
-}
-
-/// A failure that stops the daemon: one line on stderr and an exit code that says which kind.
-struct DaemonFailure: CustomStringConvertible {
-    let description: String
-    let exitCode: Int32
-
-    init(_ error: any Error) {
-        description = String(describing: error)
-        switch error {
-        case let error as ScannerError:
-            switch error {
-            case .iteratorMissing, .noKernelBTF, .lockdown: exitCode = 69
-            case .missingPrivileges: exitCode = 77
-            default: exitCode = 1
-            }
-        case is SocketFileError, is MetricsListenerError: exitCode = 73
-        case is SocketActivationError: exitCode = 78
-        case is PolicyFileError: exitCode = 78
-        default: exitCode = 1
-        }
-    }
-
-    func terminate() -> Never {
-        Descriptor.printError("dmabufd: \(description)\n")
-        exit(exitCode)
     }
 }
 

@@ -19,7 +19,7 @@ public enum Privileges {
     public static func dropAll() throws(StartupError) -> String {
         let threads = threadCount()
         guard threads == 1 else {
-            throw StartupError(description: "\(threads) threads run already; capabilities can be dropped only with one")
+            throw StartupError(.other, "\(threads) threads run already; capabilities can be dropped only with one")
         }
         // The bounding set first: dropping from it needs CAP_SETPCAP, which goes below.
         for capability in 0...lastCapability() where prctlFails(PR_CAPBSET_DROP, UInt(capability)) {
@@ -37,7 +37,7 @@ public enum Privileges {
     }
 
     private static func failure(_ call: String) -> StartupError {
-        StartupError(description: "cannot drop privileges: \(call): \(Errno.current)")
+        StartupError(.other, "cannot drop privileges: \(call): \(Errno.current)")
     }
 
     /// The highest capability number this kernel knows (`CAP_LAST_CAP`).

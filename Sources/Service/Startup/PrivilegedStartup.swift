@@ -1,0 +1,76 @@
+import ArgumentParser
+import DmabufProtocol
+import DmabufScanner
+import DmabufSystem
+import Logging
+import VarlinkServer
+
+/// The part of start-up that needs privileges, run on the main thread while it is the
+/// process's only thread: read the policy, claim and bind the socket (or take the one a
+/// service manager passed), bind the metrics address, load the program, then drop every
+/// capability, so every thread made later has none.
+public struct PrivilegedStartup {
+    let options: DaemonCommand
+
+    public init(_ options: DaemonCommand) {
+        self.options = options
+    }
+
+    /// Prepares the service; on failure prints one line and exits with its kind's code.
+    public func prepareOrExit() -> PreparedService {
+        let level = options.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        do {
+            return try prepare(logger: Logger(label: "dmabufd"))
+        } catch {
+            error.terminate()
+        }
+    }
+
+    private func prepare(logger: Logger) throws(StartupError) -> PreparedService {
+        let socketFile = try startupStep { () throws(ValidationError) in try options.socketFile() }
+        let policy = try startupStep { () throws(PolicyFileError) in try options.loadPolicy() }
+        let passed = try startupStep { () throws(SocketActivationError) in try SocketActivation.listener(named: "varlink") }
+        // A live service on the socket is the cheapest failure: find it before the load.
+        if passed == nil { try startupStep { () throws(SocketFileError) in try socketFile.claim() } }
+        // Bound before the socket file appears, so a port in use leaves nothing behind.
+        let metricsAddress = try startupStep { () throws(ValidationError) in try options.metricsEndpoint() }
+        let metricsListener = try metricsAddress.map { address throws(StartupError) in
+            try startupStep { () throws(MetricsListenerError) in try address.bindListening() }
+        }
+        let connections = FileLimit.fit(connections: options.maxConnections)
+        guard connections >= 1 else {
+            throw StartupError(
+                .other, "the open-file limit leaves no room for connections; raise it (ulimit -n, LimitNOFILE=)")
+        }
+        if connections < options.maxConnections {
+            logger.notice("serving at most \(connections) connections: the open-file limit allows no more")
+        }
+        let program = try startupStep { () throws(ScannerError) in
+            try DmabufProgram(capacity: options.capacity, ringBytes: options.ringBytes)
+        }
+        StartupSignals.stopCleanly(removing: passed == nil ? socketFile.path : nil)
+        let listener: Listener
+        if let passed {
+            listener = passed
+        } else {
+            listener = try startupStep { () throws(SocketFileError) in try socketFile.bindListening() }
+        }
+        let dropped = try Privileges.dropAll()
+        logger.info("\(dropped)")
+        let kernel = KernelProbe.release()
+        logger.info(
+            "dmabufd \(ProductVersion.string) loaded its BPF program (kernel \(kernel), capacity \(options.capacity))")
+        return PreparedService(
+            program: program, listener: listener, metricsListener: metricsListener, policy: policy,
+            maxConnections: connections, kernel: kernel, logger: logger)
+    }
+}
+
+extension ValidationError: StartupFailure {
+    var startupKind: StartupError.Kind { .configuration }
+}
