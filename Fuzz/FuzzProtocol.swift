@@ -1,8 +1,10 @@
 // The protocol decoder under libFuzzer (built by Fuzz/build, run by `make fuzz`).
 //
-// Each input is a byte stream as a peer could send it. It is cut into messages,
-// and each message is read as a call and as a reply, and every parameter type
-// reads the parameters it got. Each step must return or throw (typed throws
+// Each input is a byte stream as a peer could send it. It is cut into messages by
+// MessageFramer, the framer the service's connection pipeline wraps (VarlinkServer's
+// MessageFrameDecoder adds only a clock), and each message is read as a call the way
+// the service reads one (Call(decoding:maxDepth:) at its default depth) and as a reply
+// the way a client does; every parameter type reads the parameters it got. Each step must return or throw (typed throws
 // makes "only a VarlinkError" a compile-time fact); a trap, a crash, or memory
 // that ASan sees misused or leaked is a finding. What is read must also write
 // back as bytes that read the same: a trap here when it does not.
@@ -100,36 +102,18 @@ func checkErrorReply(_ error: VarlinkError) {
     else { fatalError("an error reply did not survive a round trip: \(error)") }
 }
 
-/// The shape every parameters type of the protocol has: read from and written to `parameters`.
-protocol ProtocolParameters: Equatable, Sendable {
-    init(parameters: [String: JSON]) throws(VarlinkError)
-    var parameters: [String: JSON] { get }
-}
-
-extension WatchParameters: ProtocolParameters {}
-extension ScanParameters: ProtocolParameters {}
-extension SubscribeParameters: ProtocolParameters {}
-extension NoParameters: ProtocolParameters {}
-extension GetInterfaceDescriptionParameters: ProtocolParameters {}
-extension ScanReply: ProtocolParameters {}
-extension StatusReply: ProtocolParameters {}
-extension ListReply: ProtocolParameters {}
-extension WatchReply: ProtocolParameters {}
-extension GetInfoReply: ProtocolParameters {}
-extension GetInterfaceDescriptionReply: ProtocolParameters {}
-
-let callParameterTypes: [any ProtocolParameters.Type] = [
+let callParameterTypes: [any MessageParameters.Type] = [
     WatchParameters.self, ScanParameters.self, SubscribeParameters.self, NoParameters.self,
     GetInterfaceDescriptionParameters.self,
 ]
-let replyParameterTypes: [any ProtocolParameters.Type] = [
-    ScanReply.self, StatusReply.self, ListReply.self, WatchReply.self, GetInfoReply.self,
+let replyParameterTypes: [any MessageParameters.Type] = [
+    ScanReply.self, StatusReply.self, ListReply.self, WatchReply.self, MetricsReply.self, GetInfoReply.self,
     GetInterfaceDescriptionReply.self,
 ]
 
 /// Reads `parameters` as `T`; a refusal must make a readable error reply, and
 /// a value must write back as parameters that read the same.
-func checkParameters<T: ProtocolParameters>(_ type: T.Type, _ parameters: [String: JSON]) {
+func checkParameters<T: MessageParameters>(_ type: T.Type, _ parameters: [String: JSON]) {
     let value: T
     do {
         value = try T(parameters: parameters)

@@ -24,17 +24,27 @@ struct ConnectionOptions: ParsableArguments {
         }
     }
 
-    /// Makes one call and returns the reply's parameters; an error reply is a failure.
-    func call(_ connection: VarlinkConnection, _ call: Call) throws -> [String: JSON] {
+    /// Makes one call and reads its reply as `Value`; an error reply, or a reply that is
+    /// not a `Value`, is a failure with its exit code.
+    func call<Value: MessageParameters>(_ connection: VarlinkConnection, _ call: Call, as type: Value.Type) throws
+        -> Answer<Value>
+    {
         do {
-            return try connection.call(call).parameters
+            return try connection.call(call, as: type)
         } catch {
             throw CLIFailure(error)
         }
     }
 
-    /// Prints a reply for a script: the parameters, one JSON object on one line.
-    func printJSON(_ parameters: [String: JSON]) {
-        print(JSON.object(parameters).encodedString())
+    /// Prints an answer: for --json its parameters as they came, one JSON object on one
+    /// line; else what `render` makes of it.
+    func print<Value>(_ answer: Answer<Value>, _ render: (Value) throws -> String) rethrows {
+        if json { return printJSON(answer) }
+        Swift.print(try render(answer.value))
+    }
+
+    /// Prints an answer for a script: its parameters as they came, one JSON object on one line.
+    func printJSON<Value>(_ answer: Answer<Value>) {
+        Swift.print(JSON.object(answer.parameters).encodedString())
     }
 }

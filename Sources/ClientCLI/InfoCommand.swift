@@ -11,16 +11,16 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let connection = try options.connect()
-            let parameters = try options.call(connection, Call(method: ServiceInterface.Method.getInfo.qualifiedName))
-            if options.json { return options.printJSON(parameters) }
-            let info = try decoded { () throws(VarlinkError) in try GetInfoReply(parameters: parameters) }
-            print("""
+            let call = Call(method: ServiceInterface.Method.getInfo.qualifiedName)
+            options.print(try options.call(connection, call, as: GetInfoReply.self)) { info in
+                """
                 vendor:     \(info.vendor)
                 product:    \(info.product)
                 version:    \(info.version)
                 url:        \(info.url)
                 interfaces: \(info.interfaces.joined(separator: ", "))
-                """)
+                """
+            }
         }
     }
 }

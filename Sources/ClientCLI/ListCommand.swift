@@ -15,17 +15,14 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let connection = try options.connect()
-            let parameters = try options.call(connection, MonitorInterface.Method.list.call())
-            if options.json { return options.printJSON(parameters) }
-            let reply = try decoded { () throws(VarlinkError) in try ListReply(parameters: parameters) }
-            if !reply.buffers.isEmpty {
+            options.print(try options.call(connection, MonitorInterface.Method.list.call(), as: ListReply.self)) { reply in
+                guard !reply.buffers.isEmpty else { return summary(reply.scan) }
                 var table = Table([("INODE", .right), ("SIZE", .right), ("EXPORTER", .left), ("NAME", .left)])
                 for buffer in reply.buffers {
                     table.append([String(buffer.inode), String(buffer.size), printable(buffer.exporter), printable(buffer.name)])
                 }
-                print(table.render())
+                return table.render() + "\n" + summary(reply.scan)
             }
-            print(summary(reply.scan))
         }
     }
 }

@@ -32,11 +32,14 @@ struct MetricsCommand: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let connection = try options.connect()
-            let parameters = try options.call(connection, MonitorInterface.Method.metrics.call())
-            if options.json { return options.printJSON(parameters) }
-            let metrics = try decoded { () throws(VarlinkError) in try MetricsReply(parameters: parameters) }
-            guard let output else { return print(metrics.exposition, terminator: "") }
-            try FileReplacement(path: output).replace(with: metrics.exposition)
+            let answer = try options.call(connection, MonitorInterface.Method.metrics.call(), as: MetricsReply.self)
+            if let output {
+                try FileReplacement(path: output).replace(with: answer.value.exposition)
+            } else if options.json {
+                options.printJSON(answer)
+            } else {
+                print(answer.value.exposition, terminator: "")
+            }
         }
     }
 }

@@ -1,11 +1,5 @@
 import DmabufProtocol
 
-/// Prints a `Scan` reply as a table of matches and a line of host totals, or as JSON.
-func printScan(_ parameters: [String: JSON], options: ConnectionOptions) throws {
-    if options.json { return options.printJSON(parameters) }
-    print(renderScan(try decoded { () throws(VarlinkError) in try ScanReply(parameters: parameters) }))
-}
-
 /// A `Scan` reply (or a followed subscription's merged state) for people: the table of
 /// matches, with a row per buffer under each when details were asked for, then the
 /// line about the pass. No newline at the end.
@@ -42,15 +36,6 @@ func summary(_ scan: ScanInfo) -> String {
     line += "\((milliseconds * 1000).rounded() / 1000) ms"
     if let dropped = scan.detailsDropped { line += " (\(dropped) buffers' details did not fit)" }
     return line
-}
-
-/// Decodes a reply's parameters; a reply we cannot read is a protocol failure.
-func decoded<T>(_ body: () throws(VarlinkError) -> T) throws -> T {
-    do {
-        return try body()
-    } catch {
-        throw CLIFailure(message: "cannot read dmabufd's reply: \(error)", exitCode: .protocolError)
-    }
 }
 
 /// The host's buffers by exporter, then the line about the pass that counted them.

@@ -25,8 +25,8 @@ struct ScanCommand: ParsableCommand {
             let (names, prefixes) = try watches.validated()
             let connection = try options.connect()
             let parameters = ScanParameters(names: names, prefixes: prefixes, details: details ? true : nil).parameters
-            let reply = try options.call(connection, MonitorInterface.Method.scan.call(parameters: parameters))
-            try printScan(reply, options: options)
+            let call = MonitorInterface.Method.scan.call(parameters: parameters)
+            options.print(try options.call(connection, call, as: ScanReply.self), renderScan)
         }
     }
 }

@@ -17,23 +17,26 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let connection = try options.connect()
-            let parameters = try options.call(connection, MonitorInterface.Method.status.call())
-            if options.json { return options.printJSON(parameters) }
-            let status = try decoded { () throws(VarlinkError) in try StatusReply(parameters: parameters) }
-            print("""
-                version:   \(status.version)
-                kernel:    \(status.kernel)
-                clients:   \(status.clients)
-                watched:   \(status.watched) of \(status.capacity) names and prefixes
-                scans:     \(status.scans)
-                """)
-            if let entries = status.mapEntries, entries != status.watched {
-                print("warning:   the kernel maps hold \(entries) entries, not \(status.watched)")
-            }
-            let pass = try options.call(connection, MonitorInterface.Method.scan.call())
-            let scan = try decoded { () throws(VarlinkError) in try ScanReply(parameters: pass) }
+            let status = try options.call(connection, MonitorInterface.Method.status.call(), as: StatusReply.self)
+            if options.json { return options.printJSON(status) }
+            print(render(status.value))
+            let pass = try options.call(connection, MonitorInterface.Method.scan.call(), as: ScanReply.self)
             print("")
-            print(exporterTable(scan.scan))
+            print(exporterTable(pass.value.scan))
         }
+    }
+
+    private func render(_ status: StatusReply) -> String {
+        var text = """
+            version:   \(status.version)
+            kernel:    \(status.kernel)
+            clients:   \(status.clients)
+            watched:   \(status.watched) of \(status.capacity) names and prefixes
+            scans:     \(status.scans)
+            """
+        if let entries = status.mapEntries, entries != status.watched {
+            text += "\nwarning:   the kernel maps hold \(entries) entries, not \(status.watched)"
+        }
+        return text
     }
 }

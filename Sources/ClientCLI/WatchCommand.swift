@@ -73,10 +73,9 @@ struct WatchCommand: ParsableCommand {
                 return try Following(options: options, watch: watch, subscribe: subscribe).run()
             }
             let connection = try options.connect()
-            _ = try options.call(connection, watch)
-            let scan = ScanParameters(details: details ? true : nil).parameters
-            let reply = try options.call(connection, MonitorInterface.Method.scan.call(parameters: scan))
-            try printScan(reply, options: options)
+            _ = try options.call(connection, watch, as: WatchReply.self)
+            let scan = MonitorInterface.Method.scan.call(parameters: ScanParameters(details: details ? true : nil).parameters)
+            options.print(try options.call(connection, scan, as: ScanReply.self), renderScan)
         }
     }
 }
@@ -95,14 +94,15 @@ private struct Following {
         if !onTerminal { FollowExit.whenPipeReaderLeaves() }
 
         let connection = try options.connect()
-        _ = try options.call(connection, watch)
+        _ = try options.call(connection, watch, as: WatchReply.self)
         let output = StandardOutput()
         var view = SubscriptionView()
         var frames = TerminalFrames()
+        let call = MonitorInterface.Method.subscribe.call(parameters: subscribe.parameters)
         do {
-            try connection.stream(MonitorInterface.Method.subscribe.call(parameters: subscribe.parameters)) { reply in
+            try connection.stream(call) { reply in
                 if onTerminal {
-                    view.apply(try decoded { () throws(VarlinkError) in try ScanReply(parameters: reply.parameters) })
+                    view.apply(try VarlinkConnection.read(reply, of: call) as ScanReply)
                     if let state = view.reply { try output.write(frames.redraw(renderScan(state))) }
                 } else {
                     try output.write(JSON.object(reply.parameters).encodedString() + "\n")

@@ -1,6 +1,6 @@
 /// `org.varlink.service.GetInfo() -> (vendor, product, version, url, interfaces)`.
 /// It takes no parameters: read them with `NoParameters`.
-public struct GetInfoReply: Sendable, Equatable {
+public struct GetInfoReply: MessageParameters {
     public var vendor: String
     public var product: String
     public var version: String

@@ -1,5 +1,5 @@
 /// `org.varlink.service.GetInterfaceDescription(interface: string)`.
-public struct GetInterfaceDescriptionParameters: Sendable, Equatable {
+public struct GetInterfaceDescriptionParameters: MessageParameters {
     /// The qualified interface name, e.g. `io.dmabufd.Monitor`.
     public var interface: String
 
@@ -17,7 +17,7 @@ public struct GetInterfaceDescriptionParameters: Sendable, Equatable {
 }
 
 /// `-> (description: string)`: the interface text, served verbatim.
-public struct GetInterfaceDescriptionReply: Sendable, Equatable {
+public struct GetInterfaceDescriptionReply: MessageParameters {
     public var description: String
 
     public init(description: String) {

@@ -1,6 +1,6 @@
 /// The reply of `List()`: `-> (buffers: []Buffer, scan: ScanInfo)`. `List`
 /// takes no parameters: read them with `NoParameters`.
-public struct ListReply: Sendable, Equatable {
+public struct ListReply: MessageParameters {
     public var buffers: [Buffer]
     public var scan: ScanInfo
 

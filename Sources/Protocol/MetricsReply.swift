@@ -1,6 +1,6 @@
 /// The reply of `Metrics()`: the Prometheus text exposition. `Metrics` takes no
 /// parameters: read them with `NoParameters`.
-public struct MetricsReply: Sendable, Equatable {
+public struct MetricsReply: MessageParameters {
     /// Prometheus text exposition format, version 0.0.4; ends with a newline.
     public var exposition: String
 

@@ -1,6 +1,6 @@
 /// The parameters of a method that takes none, such as `Status()` or `GetInfo()`:
 /// any field is an unknown one (`org.varlink.service.InvalidParameter`).
-public struct NoParameters: Sendable, Equatable {
+public struct NoParameters: MessageParameters {
     public init() {}
 
     public init(parameters: [String: JSON]) throws(VarlinkError) {

@@ -1,6 +1,6 @@
 /// The parameters of `Scan(names, prefixes, details)`: names and prefixes
 /// reported for this call only, on top of the connection's watch set.
-public struct ScanParameters: Sendable, Equatable {
+public struct ScanParameters: MessageParameters {
     public var names: [WatchName]?
     public var prefixes: [WatchName]?
     /// Include each match's buffers.

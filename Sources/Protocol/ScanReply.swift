@@ -1,5 +1,5 @@
 /// The reply of `Scan`, and each reply of `Subscribe`: `-> (matches: []Match, scan: ScanInfo)`.
-public struct ScanReply: Sendable, Equatable {
+public struct ScanReply: MessageParameters {
     public var matches: [Match]
     public var scan: ScanInfo
 

@@ -1,5 +1,5 @@
 /// The reply of `Status()`. `Status` takes no parameters: read them with `NoParameters`.
-public struct StatusReply: Sendable, Equatable {
+public struct StatusReply: MessageParameters {
     /// dmabufd's version.
     public var version: String
     /// The kernel release the service runs on.

@@ -1,6 +1,6 @@
 /// The parameters of `Subscribe(interval_msec, details)`, a `more` call whose
 /// replies are `ScanReply`s.
-public struct SubscribeParameters: Sendable, Equatable {
+public struct SubscribeParameters: MessageParameters {
     /// How often to scan, in milliseconds; the service applies its own floor.
     public var intervalMsec: Int?
     /// Include each match's buffers.

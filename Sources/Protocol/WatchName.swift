@@ -56,12 +56,4 @@ extension WatchName {
         }
         return names
     }
-
-    /// Checks names on the client side, before they are sent.
-    static func validatingAll(_ strings: [String]) throws(NameError) -> [WatchName] {
-        var names: [WatchName] = []
-        names.reserveCapacity(strings.count)
-        for string in strings { names.append(try WatchName(validating: string)) }
-        return names
-    }
 }

@@ -1,20 +1,11 @@
 /// The parameters of `Watch(names, prefixes)` and `Unwatch(names, prefixes)`.
-public struct WatchParameters: Sendable, Equatable {
+public struct WatchParameters: MessageParameters {
     public var names: [WatchName]
     public var prefixes: [WatchName]?
 
     public init(names: [WatchName], prefixes: [WatchName]? = nil) {
         self.names = names
         self.prefixes = prefixes
-    }
-
-    /// Checks the names on the client side, before they are sent.
-    public init(validating names: [String], prefixes: [String]? = nil) throws(NameError) {
-        self.init(
-            names: try WatchName.validatingAll(names),
-            prefixes: try prefixes.map { strings throws(NameError) in
-                try WatchName.validatingAll(strings)
-            })
     }
 
     /// Reads a call's parameters: `names` is required, `prefixes` optional,

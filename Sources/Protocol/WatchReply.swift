@@ -1,5 +1,5 @@
 /// The reply of `Watch` and `Unwatch`: `-> (names: []string, prefixes: []string)`.
-public struct WatchReply: Sendable, Equatable {
+public struct WatchReply: MessageParameters {
     public var names: [String]
     public var prefixes: [String]
 

@@ -73,10 +73,6 @@ struct MonitorTypesTests {
         ] {
             #expect(try WatchParameters(parameters: try overTheWire(value.parameters)) == value)
         }
-        #expect(
-            try WatchParameters(validating: ["a"], prefixes: ["p"])
-                == WatchParameters(names: try names("a"), prefixes: try names("p")))
-        #expect(throws: NameError.self) { try WatchParameters(validating: [""]) }
     }
 
     @Test func watchReplyRoundTrip() throws {

@@ -144,6 +144,19 @@ private let scanInfo = ScanInfo(id: 1, startedUsec: 2, durationNsec: 3, buffers:
     }
 }
 
+extension VarlinkConnection {
+    /// `Status()`, read through the typed call every client of the library uses.
+    fileprivate func status() throws(ClientError) -> StatusReply {
+        try call(MonitorInterface.Method.status.call(), as: StatusReply.self).value
+    }
+
+    /// `Subscribe()` with `more`: each reply read as a ScanReply.
+    fileprivate func subscribe(onReply: (ScanReply) throws -> Bool) throws {
+        let call = MonitorInterface.Method.subscribe.call(more: true)
+        try stream(call) { reply in try onReply(try VarlinkConnection.read(reply, of: call)) }
+    }
+}
+
 @Suite("Client over a real Unix socket")
 struct VarlinkConnectionTests {
     @Test func callReturnsTheReply() throws {
