@@ -48,6 +48,16 @@ public enum KernelProbe {
         return (sysAdmin || caps & bpfBit != 0) && (sysAdmin || caps & perfmonBit != 0)
     }
 
+    /// Why the program cannot load in this process, as start-up would say it; nil when it can.
+    public static func loadProblem() -> ScannerError? {
+        do {
+            try requireLoadable()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// Every check that can fail before loading, kernel facts first, then privileges.
     public static func requireLoadable() throws(ScannerError) {
         guard try hasDmabufIterator() else { throw .iteratorMissing(kernelRelease: release()) }

@@ -3,7 +3,16 @@ import Testing
 
 @testable import DmabufScanner
 
-private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + CAP_PERFMON); CI runs these as root"
+extension Trait where Self == ConditionTrait {
+    /// The test loads the program: it runs where dmabufd itself could start (root, so
+    /// CAP_BPF and CAP_PERFMON; Linux 6.16+; no lockdown), as CI does, and otherwise says
+    /// which check start-up would fail.
+    static var loadsTheProgram: Self {
+        let problem = KernelProbe.loadProblem()
+        return .enabled(
+            if: problem == nil, Comment(rawValue: "cannot load the BPF program here: \(problem?.description ?? "")"))
+    }
+}
 
 /// Against this host's real kernel (6.16+ with the iterator). No driver here
 /// exports DMA-BUFs, so every pass sees none; the VM tier covers real buffers.
@@ -13,15 +22,14 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         #expect(!KernelProbe.release().isEmpty)
     }
 
-    @Test func rootHasTheCapabilitiesAndNoLockdownBlocks() throws {
-        try #require(geteuid() == 0, needsRoot)
+    @Test(.enabled(if: geteuid() == 0, "the probes are checked as root, which CI runs as"))
+    func rootHasTheCapabilitiesAndNoLockdownBlocks() throws {
         #expect(KernelProbe.hasBPFPrivileges())
         #expect(KernelProbe.lockdownMode() != "confidentiality")
         try KernelProbe.requireLoadable()
     }
 
-    @Test func passesSeeNoBuffersAndCountUp() throws {
-        try #require(geteuid() == 0, needsRoot)
+    @Test(.loadsTheProgram) func passesSeeNoBuffersAndCountUp() throws {
         let program = try DmabufProgram(capacity: 16)
         let first = try program.runPass(collecting: .none)
         let second = try program.runPass(collecting: .none)
@@ -39,8 +47,7 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         #expect(first.totals.startedUsec > 1_600_000_000_000_000)  // after 2020: CLOCK_REALTIME in µs
     }
 
-    @Test func collectingReturnsNoRecordsAndDropsNone() throws {
-        try #require(geteuid() == 0, needsRoot)
+    @Test(.loadsTheProgram) func collectingReturnsNoRecordsAndDropsNone() throws {
         let program = try DmabufProgram(capacity: 4, ringBytes: 1 << 16)
         let pass = try program.runPass(collecting: .all)
         #expect(pass.buffers.isEmpty)
@@ -48,8 +55,7 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         #expect(pass.totals.buffers == 0)
     }
 
-    @Test func insertAndRemoveChangeTheWatchedCount() throws {
-        try #require(geteuid() == 0, needsRoot)
+    @Test(.loadsTheProgram) func insertAndRemoveChangeTheWatchedCount() throws {
         let program = try DmabufProgram(capacity: 8)
         #expect(program.capacity == 8)
         try program.insert(.name(Array("camera".utf8)))
@@ -64,8 +70,7 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         #expect(program.mapEntryCount() == 2, "the kernel maps agree")
     }
 
-    @Test func namesAndPrefixesShareTheCapacityAndStayDistinct() throws {
-        try #require(geteuid() == 0, needsRoot)
+    @Test(.loadsTheProgram) func namesAndPrefixesShareTheCapacityAndStayDistinct() throws {
         let program = try DmabufProgram(capacity: 2)
         let cam = Array("cam".utf8)
         try program.insert(.name(cam))
@@ -83,8 +88,7 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         #expect(program.mapEntryCount() == 2)
     }
 
-    @Test func aWatchedNameReadsZeroAfterAPass() throws {
-        try #require(geteuid() == 0, needsRoot)
+    @Test(.loadsTheProgram) func aWatchedNameReadsZeroAfterAPass() throws {
         let program = try DmabufProgram(capacity: 4)
         let name = Array("camera".utf8)
         try program.insert(.name(name))
@@ -94,8 +98,7 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         #expect(program.stats(for: .name(Array("not-watched".utf8))) == .zero)
     }
 
-    @Test func oneNameMoreThanCapacityIsExhausted() throws {
-        try #require(geteuid() == 0, needsRoot)
+    @Test(.loadsTheProgram) func oneNameMoreThanCapacityIsExhausted() throws {
         let capacity = 5
         let program = try DmabufProgram(capacity: capacity)
         for i in 0..<capacity { try program.insert(.name(Array("name-\(i)".utf8))) }
@@ -114,8 +117,7 @@ private let needsRoot: Comment = "loading the BPF program needs root (CAP_BPF + 
         #expect(throws: ScannerError.self) { try DmabufProgram(capacity: 4, ringBytes: 12_345) }
     }
 
-    @Test func aBadNameIsRefused() throws {
-        try #require(geteuid() == 0, needsRoot)
+    @Test(.loadsTheProgram) func aBadNameIsRefused() throws {
         let program = try DmabufProgram(capacity: 2)
         #expect(throws: ScannerError.self) { try program.insert(.name([])) }
         #expect(throws: ScannerError.self) { try program.insert(.name([UInt8](repeating: 0x61, count: 32))) }
