@@ -9,7 +9,9 @@ RELEASE_BIN  = .build/release
 
 # Debian packages: the C libraries the Swift targets link, and what the tests drive.
 BUILD_DEBS = libbpf-dev libelf-dev zlib1g-dev libjansson-dev pkg-config
-TEST_DEBS  = util-linux varlink-go mandoc zsh fish systemd-container iproute2 curl
+# linux-libc-dev-arm64-cross: arm64's kernel headers, so `make test` also compiles the BPF
+# object for arm64 (test-bpf-arm64).
+TEST_DEBS  = util-linux varlink-go mandoc zsh fish systemd-container iproute2 curl linux-libc-dev-arm64-cross
 # PyPI: a Varlink client we did not write, the test runner, a Prometheus text parser, and
 # the Kubernetes manifest checks (schemas carried offline) and YAML linter.
 TEST_PIP   = varlink==31.0.0 pytest prometheus-client==0.26.0 kubernetes-validate==1.37.0 yamllint==1.38.0
@@ -18,7 +20,7 @@ TEST_PIP   = varlink==31.0.0 pytest prometheus-client==0.26.0 kubernetes-validat
 # the Prometheus server is never installed.
 PROMTOOL = .build-tools/prometheus/usr/bin/promtool
 
-.PHONY: bench test-bench stage install uninstall all build release run test test-unit test-fuzz test-host test-vm e2e demo deps test-deps clean help fuzz
+.PHONY: bench test-bench stage install uninstall all build release run test test-unit test-fuzz test-host test-vm e2e demo deps test-deps clean help fuzz conformance test-bpf-arm64
 
 all: build
 
@@ -28,6 +30,7 @@ help:
 	@echo "make e2e     only the VM tier: real DMA-BUFs in a VM (udmabuf, system heap)"
 	@echo "make bench   measure passes, Scan, debugfs, fdinfo, Subscribe, memory in the VM; report in bench/results"
 	@echo "make fuzz    fuzz the protocol decoder for FUZZ_SECONDS (default 300), corpus in .build-fuzz/corpus"
+	@echo "make conformance  the Varlink certification in all four directions (ours and the reference clients and services)"
 	@echo "make demo    boot the VM, make a few named buffers, show dmabufctl on them"
 	@echo "make build   debug build of dmabufd and dmabufctl"
 	@echo "make install static release binaries, man pages, completions, systemd units (PREFIX, DESTDIR)"
@@ -67,7 +70,7 @@ run: release
 # its binaries (the VM shares this machine's files).
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(MAKE) test-unit test-fuzz test-host test-vm test-bench
+	$(MAKE) test-unit test-bpf-arm64 test-fuzz test-host test-vm test-bench
 
 e2e: test-deps
 	$(SWIFT) build
@@ -79,6 +82,23 @@ demo: deps
 
 test-unit:
 	$(SWIFT) test --skip-build
+
+# The BPF object for arm64 (the phones, boards and SoCs where camera and display buffers
+# live) with the same BPFEmbedder the build uses, so an aarch64 build cannot break unseen.
+# clang and llvm-objcopy are the Swift toolchain's, as in the build.
+TOOLCHAIN_BIN = $(dir $(realpath $(shell command -v $(SWIFT))))
+test-bpf-arm64:
+	work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && \
+		$(DEBUG_BIN)/BPFEmbedder arm64 $(TOOLCHAIN_BIN)clang $(TOOLCHAIN_BIN)llvm-objcopy bpf/dmabufd.bpf.c \
+			"$$work/object.swift" dmabufdBPFObject && \
+		grep -q '^let dmabufdBPFObject: \[UInt8\] = \[' "$$work/object.swift" && \
+		echo "BPF object for arm64: $$(sed -n 2p "$$work/object.swift")"
+
+# org.varlink.certification in all four directions: our client and service against PyPI
+# varlink's and varlink-go's (Tests/integration/test_certification.py).
+conformance: test-deps
+	$(SWIFT) build
+	DMABUFD_BIN_DIR=$(CURDIR)/$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/integration/test_certification.py
 
 # The protocol decoder under libFuzzer and ASan (Fuzz/): Fuzz/build compiles it into .build-fuzz/.
 # SWIFT_BACKTRACE is off because the Swift runtime's crash handler trips ASan; libFuzzer

@@ -1,6 +1,6 @@
-// BPFEmbedder CLANG OBJCOPY OUT.swift SYMBOL -- CLANG-ARGUMENTS...
+// BPFEmbedder ARCH CLANG OBJCOPY SOURCE.bpf.c OUT.swift SYMBOL
 //
-// Compiles a BPF program (CLANG with CLANG-ARGUMENTS plus `-o OBJECT`), strips its
+// Compiles a BPF program with CLANG for the kernel of ARCH (x86_64, arm64), strips its
 // DWARF (OBJCOPY --strip-debug: BTF stays; a 33 KB literal compiles in seconds, a
 // 647 KB one takes minutes), and writes a Swift source that declares the stripped
 // object's bytes as `let SYMBOL: [UInt8] = [...]`, so the object travels inside the
@@ -54,14 +54,39 @@ func run(_ arguments: [String]) {
     }
 }
 
-let args = CommandLine.arguments
-guard args.count >= 6, args[5] == "--" else {
-    fail("usage: BPFEmbedder CLANG OBJCOPY OUT.swift SYMBOL -- CLANG-ARGUMENTS...")
+/// The architecture the object is built for: it picks the `__TARGET_ARCH_*` macro libbpf's
+/// headers read and the folder of the architecture's kernel headers (`asm/types.h`).
+/// BPF code is the same on every architecture, but what it reads of the kernel is not.
+struct TargetArchitecture {
+    let macro: String
+    /// The Debian multiarch name: headers in /usr/include/NAME natively, in
+    /// /usr/NAME/include from the linux-libc-dev-*-cross packages.
+    let multiarch: String
+
+    static let known = [
+        "x86_64": TargetArchitecture(macro: "__TARGET_ARCH_x86", multiarch: "x86_64-linux-gnu"),
+        "arm64": TargetArchitecture(macro: "__TARGET_ARCH_arm64", multiarch: "aarch64-linux-gnu"),
+    ]
+
+    /// The clang arguments that compile `source` for this architecture, headers in `include`.
+    func clangArguments(source: String, include: String) -> [String] {
+        [
+            "-g", "-O2", "-Wall", "-Werror", "-target", "bpf", "-D\(macro)", "-I", include,
+            "-idirafter", "/usr/include/\(multiarch)", "-idirafter", "/usr/\(multiarch)/include",
+            "-idirafter", "/usr/include", "-c", source,
+        ]
+    }
 }
-let (clang, objcopy, output, symbol) = (args[1], args[2], args[3], args[4])
+
+let usage = "usage: BPFEmbedder ARCH CLANG OBJCOPY SOURCE.bpf.c OUT.swift SYMBOL (ARCH: x86_64 or arm64)"
+let args = CommandLine.arguments
+guard args.count == 7 else { fail(usage) }
+let (clang, objcopy, source, output, symbol) = (args[2], args[3], args[4], args[5], args[6])
+guard let architecture = TargetArchitecture.known[args[1]] else { fail("unknown architecture \(args[1]); \(usage)") }
+let include = source.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
 let object = output + ".bpf.o"
 let stripped = output + ".stripped.o"
-run([clang] + args[6...] + ["-o", object])
+run([clang] + architecture.clangArguments(source: source, include: include.isEmpty ? "." : include) + ["-o", object])
 run([objcopy, "--strip-debug", object, stripped])
 let input = stripped
 let bytes: [UInt8]
@@ -72,11 +97,11 @@ do {
 }
 guard !bytes.isEmpty else { fail("\(input) is empty") }
 
-let source = swiftSource(bytes: bytes, symbol: symbol, from: input)
+let swiftText = swiftSource(bytes: bytes, symbol: symbol, from: source)
 let out = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
 guard out >= 0 else { fail("cannot create \(output): \(Errno.current)") }
 do {
-    try Descriptor.writeAll(out, source)
+    try Descriptor.writeAll(out, swiftText)
 } catch {
     fail("cannot write \(output): \(error)")
 }

@@ -12,8 +12,7 @@ struct BPFObjectPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         let bpfDir = context.package.directoryURL.appending(path: "bpf")
         let source = bpfDir.appending(path: "dmabufd.bpf.c")
-        let work = context.pluginWorkDirectoryURL
-        let swiftFile = work.appending(path: "DmabufdBPFObject.swift")
+        let swiftFile = context.pluginWorkDirectoryURL.appending(path: "DmabufdBPFObject.swift")
 
         // Every header and source under bpf/ is an input, so an edit to any rebuilds.
         let bpfInputs = try FileManager.default.contentsOfDirectory(atPath: bpfDir.path)
@@ -21,28 +20,32 @@ struct BPFObjectPlugin: BuildToolPlugin {
             .sorted()
             .map { bpfDir.appending(path: $0) }
 
-        let clangArguments = [
-            "-g", "-O2", "-Wall", "-target", "bpf", "-D__TARGET_ARCH_x86",
-            "-I", bpfDir.path,
-            // The UAPI headers need asm/types.h from the multiarch directory.
-            "-idirafter", "/usr/include/x86_64-linux-gnu",
-            "-idirafter", "/usr/include",
-            "-c", source.path,
-        ]
         return [
             .buildCommand(
-                displayName: "Compiling and embedding BPF program dmabufd.bpf.c",
+                displayName: "Compiling and embedding BPF program dmabufd.bpf.c for \(Self.architecture)",
                 executable: try context.tool(named: "BPFEmbedder").url,
-                arguments: [try context.tool(named: "clang").url.path, objcopy(context).path,
-                            swiftFile.path, "dmabufdBPFObject", "--"] + clangArguments,
+                arguments: [
+                    Self.architecture,
+                    // The toolchain's own, else the first on PATH: SwiftPM looks in both.
+                    try context.tool(named: "clang").url.path,
+                    try context.tool(named: "llvm-objcopy").url.path,
+                    source.path, swiftFile.path, "dmabufdBPFObject",
+                ],
                 inputFiles: bpfInputs,
                 outputFiles: [swiftFile])
         ]
     }
 
-    /// The toolchain's llvm-objcopy; SwiftPM may not list it as a tool, so fall back to its path.
-    private func objcopy(_ context: PluginContext) -> URL {
-        if let tool = try? context.tool(named: "llvm-objcopy") { return tool.url }
-        return URL(filePath: "/opt/swift/usr/bin/llvm-objcopy")
+    /// The architecture dmabufd is built for. SwiftPM 6.3 tells a build-tool plugin no
+    /// target triple, and builds the plugin for the machine that builds: the same
+    /// architecture in every native build. A cross build names its target in
+    /// DMABUFD_BPF_ARCH (x86_64 or arm64).
+    static var architecture: String {
+        if let named = ProcessInfo.processInfo.environment["DMABUFD_BPF_ARCH"], !named.isEmpty { return named }
+        #if arch(arm64)
+        return "arm64"
+        #else
+        return "x86_64"
+        #endif
     }
 }
