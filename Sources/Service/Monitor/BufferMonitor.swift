@@ -75,13 +75,7 @@ public actor BufferMonitor {
     public func watch(_ watches: [Watch], by connection: ConnectionID, quota: Int) throws(MonitorError)
         -> Set<Watch>
     {
-        let plan: WatchRegistry.Plan
-        do {
-            plan = try registry.planWatch(watches, by: connection, quota: quota)
-        } catch {
-            throw .watch(error)
-        }
-        try apply(plan)
+        try apply { () throws(WatchError) in try registry.planWatch(watches, by: connection, quota: quota) }
         subscribersStale = true
         return registry.watchSet(of: connection)
     }
@@ -99,13 +93,7 @@ public actor BufferMonitor {
     public func scan(_ extra: [Watch], by connection: ConnectionID, quota: Int, details: Bool = false)
         async throws(MonitorError) -> PassOutcome
     {
-        let plan: WatchRegistry.Plan
-        do {
-            plan = try registry.planScanHold(extra, by: connection, quota: quota)
-        } catch {
-            throw .watch(error)
-        }
-        try apply(plan)
+        let plan = try apply { () throws(WatchError) in try registry.planScanHold(extra, by: connection, quota: quota) }
         return try await nextPass(connection: connection, held: plan.held, collecting: details ? .matched : .none)
     }
 
@@ -247,9 +235,19 @@ public actor BufferMonitor {
         }.mapError(MonitorError.pass)
     }
 
-    /// Writes a plan's new entries into the kernel maps, then records it; a refused write
-    /// takes back the entries already written, and the registry stays as it was.
-    private func apply(_ plan: WatchRegistry.Plan) throws(MonitorError) {
+    /// Plans a registry change, writes its new entries into the kernel maps, then records
+    /// it; a refused write takes back the entries already written, and the registry stays
+    /// as it was.
+    @discardableResult
+    private func apply(_ planning: () throws(WatchError) -> WatchRegistry.Plan) throws(MonitorError)
+        -> WatchRegistry.Plan
+    {
+        let plan: WatchRegistry.Plan
+        do {
+            plan = try planning()
+        } catch {
+            throw .watch(error)
+        }
         var inserted: [Watch] = []
         for watch in plan.entering {
             do {
@@ -261,6 +259,7 @@ public actor BufferMonitor {
             inserted.append(watch)
         }
         registry.commit(plan)
+        return plan
     }
 
     private func removeFromMaps(_ leaving: [Watch]) {
