@@ -106,5 +106,9 @@ let package = Package(
         .testTarget(name: "ScannerTests", dependencies: ["DmabufScanner", "DmabufSystem"], path: "Tests/ScannerTests"),
         .testTarget(
             name: "ServiceTests", dependencies: ["DmabufService", "VarlinkServer", "DmabufClient", "DmabufSystem"], path: "Tests/ServiceTests"),
+        .testTarget(
+            name: "VarlinkServerTests",
+            dependencies: ["VarlinkServer", "DmabufProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
+            path: "Tests/VarlinkServerTests"),
     ]
 )

@@ -71,26 +71,3 @@ public struct MessageFramer: Sendable {
         return framed
     }
 }
-
-/// Why a byte stream cannot be read as messages any more. The peer is told with
-/// `InvalidMessage` (`varlinkError`), and the connection is closed: what follows in the
-/// stream cannot be trusted.
-public enum FramingError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// More than `limit` bytes arrived without a NUL.
-    case messageTooLarge(limit: Int)
-    /// A message started but its NUL did not arrive within `timeout` (the server's
-    /// clock decides; `MessageFramer` itself has none).
-    case messageUnfinished(timeout: Duration)
-
-    public var description: String {
-        switch self {
-        case .messageTooLarge(let limit):
-            return "message exceeds \(limit) bytes"
-        case .messageUnfinished(let timeout):
-            return "message not finished within \(Int(timeout / .milliseconds(1))) ms"
-        }
-    }
-
-    /// The error reply that tells the peer, before the connection is closed.
-    public var varlinkError: VarlinkError { .invalidMessage(reason: description) }
-}

@@ -1,13 +1,5 @@
 import Synchronization
 
-/// A limit that turned a connection away as it was accepted.
-public enum ConnectionLimit: Sendable, Equatable {
-    /// `ConnectionLimits.maxConnections` connections were open.
-    case total
-    /// The peer's uid held as many connections as it may (the server's `connectionsPerUID`).
-    case perUID
-}
-
 /// Counts open connections, in total and per uid, and turns away those over a limit.
 ///
 /// Shared by the accept loop (which admits) and the connections' tasks (which leave), so

@@ -9,7 +9,7 @@ public struct ConnectionLimits: Sendable {
     public var maxJSONDepth = JSON.defaultMaxDepth
     /// How long a started message may take to arrive whole; idle time between messages is free.
     public var messageTimeout = Duration.seconds(10)
-    /// How long a subscriber may leave a reply unread before it is dropped.
+    /// How long a stream's reader may leave a reply unread before it is dropped.
     public var stallTimeout = Duration.seconds(60)
     /// Connections open at once, from everyone.
     public var maxConnections = 4096

@@ -45,7 +45,7 @@ struct ConnectionSession: Sendable {
     private func serve(_ channel: NIOAsyncChannel<[UInt8], ByteBuffer>) async {
         do {
             try await channel.executeThenClose { inbound, outbound in
-                // Streams (Subscribe) run beside the calls that follow them on the connection.
+                // Streams (replies of a `more` call) run beside the calls that follow them.
                 try await withThrowingDiscardingTaskGroup { streams in
                     defer { streams.cancelAll() }
                     do {

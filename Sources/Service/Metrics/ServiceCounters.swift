@@ -2,28 +2,6 @@ import DmabufProtocol
 import Synchronization
 import VarlinkServer
 
-/// Why the service turned a client away.
-public enum Denial: String, Sendable, CaseIterable {
-    /// The policy does not grant the method.
-    case method
-    /// The policy grants the method, but not with details.
-    case details
-    /// `--max-connections` connections were open.
-    case maxConnections = "max_connections"
-    /// The peer's uid held as many connections as its policy allows.
-    case uidConnections = "uid_connections"
-}
-
-extension Denial {
-    /// The denial a connection limit of the server counts as.
-    init(_ limit: ConnectionLimit) {
-        switch limit {
-        case .total: self = .maxConnections
-        case .perUID: self = .uidConnections
-        }
-    }
-}
-
 /// Counts what the service refused and what errors it answered, for the metrics: the
 /// Varlink server tells it of every reply and refused connection, the Monitor interface
 /// of every call its policy refused.

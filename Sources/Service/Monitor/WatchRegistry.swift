@@ -1,14 +1,6 @@
 import DmabufScanner
 import VarlinkServer
 
-/// Why a watch change was refused; nothing of the call was applied.
-public enum WatchError: Error, Equatable, Sendable {
-    /// The connection would hold more names and prefixes than its quota.
-    case tooManyNames(limit: Int)
-    /// The kernel maps would hold more names and prefixes than their capacity.
-    case capacityExhausted(capacity: Int)
-}
-
 /// Who watches what: each connection's own set of names and prefixes, and the
 /// reference-counted union that the kernel maps must hold. An entry stays in the union
 /// while any connection watches it or any in-flight `Scan` asked for it.

@@ -1,0 +1,24 @@
+import DmabufProtocol
+
+/// What one client may do: the methods of io.dmabufd.Monitor it may call and what it may
+/// hold. `org.varlink.service` (GetInfo, GetInterfaceDescription) is open to everyone.
+public struct Grant: Sendable, Equatable {
+    public var methods: Set<MonitorInterface.Method>
+    /// Names and prefixes one connection may hold: its watch set plus one Scan's extra
+    /// ones. nil: only the map's capacity bounds them.
+    public var maxNames: Int?
+    /// Connections its uid may hold at once. nil: only `--max-connections` bounds them.
+    public var maxConnections: Int?
+    /// Whether `details` may be asked for (Scan, Subscribe).
+    public var details: Bool
+
+    public init(methods: Set<MonitorInterface.Method>, maxNames: Int?, maxConnections: Int?, details: Bool) {
+        self.methods = methods
+        self.maxNames = maxNames
+        self.maxConnections = maxConnections
+        self.details = details
+    }
+
+    public static let everything = Grant(
+        methods: Set(MonitorInterface.Method.allCases), maxNames: nil, maxConnections: nil, details: true)
+}
