@@ -297,3 +297,15 @@ def test_our_service_wants_more_on_test10_and_oneway_on_test11(ours):
         client_id, strings = through_test10(client)
         client.send(f"{INTERFACE}.Test11", {"client_id": client_id, "last_more_replies": strings[::-1]}, oneway=True)
         assert call(client, "End", client_id=client_id) == CLIENT_ID_ERROR
+
+
+def test_the_transport_serves_without_bpf():
+    """varlink-certification is built from the VarlinkServer module, the protocol and the
+    client library: if the transport ever depended on the BPF side, libbpf would be on
+    its link line. dmabufd itself links it, which shows the check can see it."""
+    def libraries(binary):
+        return subprocess.run(["ldd", os.path.join(BIN_DIR, binary)], capture_output=True, text=True,
+                              check=True).stdout
+    assert "libbpf" in libraries("dmabufd")
+    assert "libbpf" not in libraries("varlink-certification")
+    assert "libelf" not in libraries("varlink-certification")
