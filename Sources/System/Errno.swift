@@ -20,8 +20,6 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let brokenPipe = Errno(EPIPE)
     public static let accessDenied = Errno(EACCES)
     public static let notPermitted = Errno(EPERM)
-    public static let invalidArgument = Errno(EINVAL)
-    public static let exists = Errno(EEXIST)
 }
 
 /// Runs a system call that returns -1 and sets errno on failure, again while it is
