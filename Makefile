@@ -89,10 +89,13 @@ test-unit:
 TOOLCHAIN_BIN = $(dir $(realpath $(shell command -v $(SWIFT))))
 test-bpf-arm64:
 	work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && \
-		$(DEBUG_BIN)/BPFEmbedder arm64 $(TOOLCHAIN_BIN)clang $(TOOLCHAIN_BIN)llvm-objcopy bpf/dmabufd.bpf.c \
-			"$$work/object.swift" dmabufdBPFObject && \
-		grep -q '^let dmabufdBPFObject: \[UInt8\] = \[' "$$work/object.swift" && \
-		echo "BPF object for arm64: $$(sed -n 2p "$$work/object.swift")"
+	for source in bpf/*.bpf.c; do \
+		name=$$(basename "$$source" .bpf.c) && \
+		$(DEBUG_BIN)/BPFEmbedder arm64 $(TOOLCHAIN_BIN)clang $(TOOLCHAIN_BIN)llvm-objcopy "$$source" \
+			"$$work/$$name.swift" "$${name}BPFObject" && \
+		grep -q "^let $${name}BPFObject: \[UInt8\] = \[" "$$work/$$name.swift" && \
+		echo "BPF object $$name for arm64: $$(sed -n 2p "$$work/$$name.swift")" || exit 1; \
+	done
 
 # org.varlink.certification in all four directions: our client and service against PyPI
 # varlink's and varlink-go's (Tests/integration/test_certification.py).

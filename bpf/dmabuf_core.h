@@ -1,4 +1,4 @@
-/* Minimal CO-RE view of the kernel types dmabufd.bpf.c reads.
+/* Minimal CO-RE view of the kernel types dmabufd's programs read.
  *
  * Only the fields the program touches are declared; preserve_access_index
  * makes clang record each access as a CO-RE relocation, and libbpf fixes the
@@ -11,12 +11,18 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h> /* __weak, __ksym */
 
+struct super_block {
+	unsigned long s_magic;
+} __attribute__((preserve_access_index));
+
 struct inode {
 	unsigned long i_ino;
+	struct super_block *i_sb;
 } __attribute__((preserve_access_index));
 
 struct file {
 	struct inode *f_inode;
+	void *private_data; /* a DMA-BUF's file: its struct dma_buf */
 } __attribute__((preserve_access_index));
 
 struct dma_buf {
@@ -24,6 +30,57 @@ struct dma_buf {
 	struct file *file;
 	const char *exp_name;
 	const char *name; /* NULL until DMA_BUF_SET_NAME */
+} __attribute__((preserve_access_index));
+
+/* What holds a buffer: a task's credentials, cgroups and mappings. */
+struct cred {
+	struct {
+		__u32 val;
+	} euid; /* kuid_t */
+} __attribute__((preserve_access_index));
+
+struct kernfs_node {
+	__u64 id; /* on cgroup2, the cgroup directory's inode number */
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __attribute__((preserve_access_index));
+
+struct css_set {
+	struct cgroup *dfl_cgrp; /* the task's cgroup in the v2 hierarchy */
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	int tgid;
+	char comm[16];
+	struct cred *cred; /* const in the kernel; CO-RE does not care */
+	struct css_set *cgroups;
+} __attribute__((preserve_access_index));
+
+struct vm_area_struct {
+	unsigned long vm_start;
+	struct file *vm_file;
+} __attribute__((preserve_access_index));
+
+/* The task iterators' contexts (kernel/bpf/task_iter.c). */
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__task_file {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+	__u32 fd;
+	struct file *file;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__task_vma {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+	struct vm_area_struct *vma;
 } __attribute__((preserve_access_index));
 
 /* The open-coded iterator's state. It lives on the program's stack; its

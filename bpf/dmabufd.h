@@ -38,6 +38,30 @@ enum dmabufd_collect {
 	DMABUFD_COLLECT_MATCHED = 2, /* buffers that matched a watched name or prefix (details) */
 };
 
+/* The dma-buf pseudo filesystem's magic (include/uapi/linux/magic.h): a file
+ * whose inode's superblock carries it is a DMA-BUF. */
+#define DMABUFD_DMA_BUF_MAGIC 0x444d4142
+
+/* How a process holds a buffer. */
+enum dmabufd_hold {
+	DMABUFD_HOLD_FD = 0,      /* an open file descriptor */
+	DMABUFD_HOLD_MAPPING = 1, /* a mapping of the buffer (its fd may be closed) */
+};
+
+/* One hold of one buffer by one process, as the task iterators write it to
+ * their seq_file: user space reads whole records and joins them on the inode. */
+struct dmabufd_holder_record {
+	__u64 inode;
+	__u64 size;
+	__u64 cgroup_id; /* the holder's cgroup v2 id (= its directory's inode) */
+	__u64 where;     /* the fd number, or the mapping's start address */
+	__u32 tgid;      /* the process, in the reader's pid namespace */
+	__u32 uid;       /* its effective uid */
+	__u32 hold;      /* enum dmabufd_hold */
+	__u32 reserved;
+	char comm[16];
+};
+
 /* The program's global data, the only variable in .bss (so it sits at offset
  * 0 of the mmapped .bss map). */
 struct dmabufd_globals {

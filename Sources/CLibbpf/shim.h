@@ -16,6 +16,7 @@
 
 /* BTF_KIND_FUNC is both an enum constant (linux/btf.h) and a macro (bpf/btf.h): ambiguous in Swift. */
 static inline __u32 CLibbpf_btf_kind_func(void) { return BTF_KIND_FUNC; }
+static inline __u32 CLibbpf_btf_kind_struct(void) { return BTF_KIND_STRUCT; }
 
 /* LIBBPF_OPTS is a macro; opens an ELF image from memory under a chosen object name. */
 static inline struct bpf_object *CLibbpf_object_open_mem(const void *buf, size_t size, const char *name) {
@@ -53,5 +54,6 @@ _Static_assert(sizeof(struct dmabufd_slot_stats) % 8 == 0, "array stride must eq
 _Static_assert(sizeof(struct dmabufd_record) == 80, "ring buffer record layout");
 _Static_assert(offsetof(struct dmabufd_globals, finished_pass_id) == 40, "globals layout");
 _Static_assert(sizeof(struct dmabufd_globals) == 56, "globals layout");
+_Static_assert(sizeof(struct dmabufd_holder_record) == 64, "holder record layout");
 
 #endif /* CLIBBPF_SHIM_H */

@@ -15,6 +15,8 @@ public final class DmabufProgram: ScanBackend {
 
     private let loaded: LoadedProgram
     private let records: RecordReader
+    /// Who holds each buffer; nil when the kernel or the load refused the iterators.
+    private let holders: Result<HolderIterators, ScannerError>
     private let globals: UnsafeMutablePointer<dmabufd_globals>
     private let slots: UnsafeMutablePointer<dmabufd_slot_stats>
 
@@ -38,6 +40,14 @@ public final class DmabufProgram: ScanBackend {
         }
         self.loaded = loaded
         self.capacity = capacity
+        // Attribution is worth having, not worth refusing to start over.
+        holders = Result { () throws(ScannerError) in
+            guard KernelProbe.hasTaskIterators() else {
+                throw .attributionUnavailable(
+                    "kernel \(KernelProbe.release()) has no task iterators (iter/task_file, iter/task_vma)")
+            }
+            return try HolderIterators()
+        }
         allocator = SlotAllocator(capacity: capacity)
         globals = loaded.globals.base.bindMemory(to: dmabufd_globals.self, capacity: 1)
         slots = loaded.stats.base.bindMemory(to: dmabufd_slot_stats.self, capacity: capacity)
@@ -112,6 +122,16 @@ public final class DmabufProgram: ScanBackend {
             buffers: finished.buffers, bytes: finished.bytes, recordsDropped: finished.records_dropped,
             exporters: exporterTotals())
         return PassReport(totals: totals, buffers: buffers)
+    }
+
+    /// Why attribution is unavailable, or nil when it works.
+    public var attributionProblem: ScannerError? {
+        if case .failure(let error) = holders { return error }
+        return nil
+    }
+
+    public func readHolders() throws(ScannerError) -> [HolderRecord] {
+        try holders.get().read()
     }
 
     public func stats(for watch: Watch) -> NameStats {

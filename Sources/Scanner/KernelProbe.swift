@@ -28,6 +28,17 @@ public enum KernelProbe {
         return btf__find_by_name_kind(btf, "bpf_iter_dmabuf_new", CLibbpf_btf_kind_func()) > 0
     }
 
+    /// Whether the kernel's BTF has the task iterators' contexts (`iter/task_file`, Linux
+    /// 5.8; `iter/task_vma`, 5.12), which tell who holds each buffer.
+    public static func hasTaskIterators() -> Bool {
+        LibbpfLog.install()
+        guard let btf = btf__load_vmlinux_btf() else { return false }
+        defer { btf__free(btf) }
+        return ["bpf_iter__task_file", "bpf_iter__task_vma"].allSatisfy { (name: String) in
+            btf__find_by_name_kind(btf, name, CLibbpf_btf_kind_struct()) > 0
+        }
+    }
+
     /// The active kernel lockdown mode ("none", "integrity", "confidentiality"),
     /// or nil when securityfs does not say.
     public static func lockdownMode() -> String? {

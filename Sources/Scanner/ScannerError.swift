@@ -19,6 +19,8 @@ public enum ScannerError: Error, Sendable, Equatable, CustomStringConvertible {
     case capacityExhausted(capacity: Int)
     /// Writing the watched-names map failed.
     case mapUpdateFailed(String)
+    /// Who holds the buffers cannot be told here; the reason says why.
+    case attributionUnavailable(String)
 
     public var description: String {
         switch self {
@@ -41,6 +43,8 @@ public enum ScannerError: Error, Sendable, Equatable, CustomStringConvertible {
             "all \(capacity) watch slots are in use (raise --capacity)"
         case .mapUpdateFailed(let reason):
             "cannot update the watched-names map: \(reason)"
+        case .attributionUnavailable(let reason):
+            "who holds the buffers cannot be told here: \(reason)"
         }
     }
 }

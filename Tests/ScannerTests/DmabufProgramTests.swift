@@ -47,6 +47,14 @@ extension Trait where Self == ConditionTrait {
         #expect(first.totals.startedUsec > 1_600_000_000_000_000)  // after 2020: CLOCK_REALTIME in µs
     }
 
+    @Test(.loadsTheProgram) func theHolderIteratorsAttachAndFindNoBufferHere() throws {
+        let program = try DmabufProgram(capacity: 4)
+        #expect(program.attributionProblem == nil, "iter/task_file and iter/task_vma load on this kernel")
+        // Every process's files and mappings are walked; none is a DMA-BUF on this host.
+        #expect(try program.readHolders().isEmpty)
+        #expect(try program.readHolders().isEmpty, "each read is a fresh walk")
+    }
+
     @Test(.loadsTheProgram) func collectingReturnsNoRecordsAndDropsNone() throws {
         let program = try DmabufProgram(capacity: 4, ringBytes: 1 << 16)
         let pass = try program.runPass(collecting: .all)

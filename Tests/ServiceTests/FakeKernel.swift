@@ -80,6 +80,8 @@ final class FakeKernel: ScanBackend, Sendable {
         }
     }
 
+    func readHolders() throws(ScannerError) -> [HolderRecord] { [] }
+
     func stats(for watch: Watch) -> NameStats {
         state.withLock { $0.watched.contains(watch) ? $0.stats[watch] ?? .zero : .zero }
     }

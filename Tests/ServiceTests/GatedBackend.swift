@@ -32,6 +32,8 @@ final class GatedBackend: ScanBackend, Sendable {
         return PassReport(totals: totals, buffers: [])
     }
 
+    func readHolders() throws(ScannerError) -> [HolderRecord] { [] }
+
     func stats(for key: Watch) -> NameStats {
         names.withLock { $0.contains(key) } ? NameStats(count: 1, bytes: UInt64(key.bytes.count)) : .zero
     }

@@ -1,0 +1,87 @@
+import CLibbpf
+import DmabufSystem
+
+/// The task iterators of `bpf/holders.bpf.c`, loaded and attached once (while the process
+/// is still privileged): each `read()` walks every open file and every mapping of every
+/// process in the service's pid namespace and returns the holds of DMA-BUFs. Reading
+/// needs no capability: the link does.
+///
+/// Not thread-safe; its owner (`DmabufProgram`) serialises calls.
+final class HolderIterators {
+    static let programs = ["dmabufd_task_files", "dmabufd_task_mappings"]
+
+    private let object: OpaquePointer  // struct bpf_object *
+    private let links: [OpaquePointer]  // struct bpf_link *, one per program
+
+    /// Loads the embedded object and attaches both iterators. The caller has run
+    /// `KernelProbe.requireLoadable` and `KernelProbe.hasTaskIterators`.
+    init() throws(ScannerError) {
+        LibbpfLog.reset()
+        let opened = holdersBPFObject.withUnsafeBytes { CLibbpf_object_open_mem($0.baseAddress, $0.count, "holders") }
+        guard let object = opened else {
+            throw .loadFailed("cannot open the embedded holders object: \(libbpfErrorText(errno))")
+        }
+        var links: [OpaquePointer] = []
+        do throws(ScannerError) {
+            let err = bpf_object__load(object)
+            guard err == 0 else { throw .loadFailed(LibbpfLog.lastMeaningfulLine() ?? libbpfErrorText(err)) }
+            for name in Self.programs {
+                guard let program = bpf_object__find_program_by_name(object, name) else {
+                    throw .loadFailed("the holders object has no program \(name)")
+                }
+                guard let link = bpf_program__attach_iter(program, nil) else {
+                    throw .loadFailed("cannot attach the iterator \(name): \(libbpfErrorText(errno))")
+                }
+                links.append(link)
+            }
+        } catch {
+            for link in links { bpf_link__destroy(link) }
+            bpf_object__close(object)
+            throw error
+        }
+        self.object = object
+        self.links = links
+    }
+
+    deinit {
+        for link in links { bpf_link__destroy(link) }
+        bpf_object__close(object)
+    }
+
+    /// Every hold of a DMA-BUF by a process now: its open fds, then its mappings.
+    func read() throws(ScannerError) -> [HolderRecord] {
+        var records: [HolderRecord] = []
+        for link in links { records += try Self.read(link) }
+        return records
+    }
+
+    /// One walk of one iterator: a fresh instance, read to its end.
+    private static func read(_ link: OpaquePointer) throws(ScannerError) -> [HolderRecord] {
+        let fd = bpf_iter_create(bpf_link__fd(link))
+        guard fd >= 0 else { throw .passFailed("cannot start a holders walk: \(libbpfErrorText(fd))") }
+        defer { Descriptor.close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count: Int
+            do {
+                count = try chunk.withUnsafeMutableBytes { buffer in
+                    Result { () throws(Errno) in try Descriptor.readSome(fd, into: buffer) }
+                }.get()
+            } catch {
+                throw .passFailed("cannot read the holders walk: \(error)")
+            }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+        }
+        let size = MemoryLayout<dmabufd_holder_record>.size
+        guard bytes.count % size == 0 else {
+            throw .passFailed("the holders walk ended inside a record (\(bytes.count) bytes)")
+        }
+        return bytes.withUnsafeBytes { raw in
+            stride(from: 0, to: raw.count, by: size).map {
+                HolderRecord(raw.loadUnaligned(fromByteOffset: $0, as: dmabufd_holder_record.self))
+            }
+        }
+    }
+}
