@@ -29,6 +29,11 @@ extension VarlinkError {
         VarlinkError(name: MonitorInterface.ErrorName.scanFailed, parameters: ["reason": .string(reason)])
     }
 
+    /// Who holds the buffers cannot be told here; `reason` says why.
+    public static func attributionUnavailable(reason: String) -> VarlinkError {
+        VarlinkError(name: MonitorInterface.ErrorName.attributionUnavailable, parameters: ["reason": .string(reason)])
+    }
+
     /// The connection already has a running subscription.
     public static func alreadySubscribed() -> VarlinkError {
         VarlinkError(name: MonitorInterface.ErrorName.alreadySubscribed)

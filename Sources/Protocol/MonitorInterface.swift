@@ -30,6 +30,7 @@ public enum MonitorInterface {
         case list = "List"
         case status = "Status"
         case metrics = "Metrics"
+        case processes = "Processes"
 
         /// `io.dmabufd.Monitor.Scan`.
         public var qualifiedName: String { MonitorInterface.method(rawValue) }
@@ -48,6 +49,7 @@ public enum MonitorInterface {
         public static let shuttingDown = "io.dmabufd.Monitor.ShuttingDown"
         public static let scanFailed = "io.dmabufd.Monitor.ScanFailed"
         public static let alreadySubscribed = "io.dmabufd.Monitor.AlreadySubscribed"
+        public static let attributionUnavailable = "io.dmabufd.Monitor.AttributionUnavailable"
         public static let subscriberStalled = "io.dmabufd.Monitor.SubscriberStalled"
         public static let invalidMessage = VarlinkError.invalidMessageName
     }

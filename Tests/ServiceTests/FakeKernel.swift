@@ -13,6 +13,7 @@ final class FakeKernel: ScanBackend, Sendable {
         var passes: UInt64 = 0
         var refusedInsert: Watch?
         var passFailure: String?
+        var holders: Result<[HolderRecord], ScannerError> = .success([])
     }
 
     let capacity: Int
@@ -21,6 +22,15 @@ final class FakeKernel: ScanBackend, Sendable {
     init(capacity: Int = 100, buffers: [BufferRecord] = []) {
         self.capacity = capacity
         state.withLock { $0.buffers = buffers }
+    }
+
+    /// A process's hold of a buffer, as the task iterators would report it.
+    static func hold(
+        _ buffer: BufferRecord, by pid: UInt32, uid: UInt32 = 0, command: String = "app", cgroup: UInt64 = 1,
+        _ hold: HolderRecord.Hold = .fd(3)
+    ) -> HolderRecord {
+        HolderRecord(
+            inode: buffer.inode, size: buffer.size, pid: pid, uid: uid, cgroupID: cgroup, command: command, hold: hold)
     }
 
     /// A buffer as the kernel would hold it.
@@ -80,7 +90,10 @@ final class FakeKernel: ScanBackend, Sendable {
         }
     }
 
-    func readHolders() throws(ScannerError) -> [HolderRecord] { [] }
+    /// What the next walks of the holders find, or why they fail.
+    func holders(_ holders: Result<[HolderRecord], ScannerError>) { state.withLock { $0.holders = holders } }
+
+    func readHolders() throws(ScannerError) -> [HolderRecord] { try state.withLock { $0.holders }.get() }
 
     func stats(for watch: Watch) -> NameStats {
         state.withLock { $0.watched.contains(watch) ? $0.stats[watch] ?? .zero : .zero }

@@ -223,4 +223,43 @@ private func matches(_ reply: Reply) throws -> [String] {
         }
         #expect(again.varlinkError == .alreadySubscribed())
     }
+
+    @Test func processesSplitSharedBuffersAndFindThoseNoProcessHolds() async throws {
+        let buffers = Service.buffers  // 11 (8 KiB), 12, 13, 14 (4 KiB each), 15 (4 KiB, unnamed)
+        let kernel = FakeKernel(buffers: buffers)
+        kernel.holders(
+            .success([
+                FakeKernel.hold(buffers[0], by: 100, command: "camera", .fd(3)),
+                FakeKernel.hold(buffers[0], by: 100, command: "camera", .fd(4)),  // a dup: one buffer, two fds
+                FakeKernel.hold(buffers[1], by: 100, command: "camera", .mapping(0x7000)),
+                FakeKernel.hold(buffers[1], by: 100, command: "camera", .mapping(0x7000)),  // a thread's copy
+                FakeKernel.hold(buffers[0], by: 200, uid: 1000, command: "viewer", .mapping(0x9000)),
+                FakeKernel.hold(buffers[2], by: 200, uid: 1000, command: "viewer", .fd(5)),
+            ]))
+        let service = Service(kernel: kernel)
+        let root = await service.client(1, as: Service.root)
+        let reply = try ProcessesReply(parameters: try await service.call(.processes, from: root).parameters)
+        #expect(
+            reply.processes.map { [$0.pid, $0.uid, $0.rss, $0.pss, $0.buffers, $0.fds, $0.mappings] } == [
+                [100, 0, 12288, 4096 + 4096, 2, 2, 1],  // half of 8 KiB, all of 4 KiB
+                [200, 1000, 12288, 4096 + 4096, 2, 1, 1],
+            ])
+        #expect(reply.processes.map(\.command) == ["camera", "viewer"])
+        #expect(reply.kernelHeld == KernelHeld(count: 2, bytes: 8192), "14 and 15: no process holds them")
+        #expect(reply.scan.buffers == 5)
+        let user = await service.client(2, as: PeerCredentials(uid: 1000, gid: 1000, pid: 9))
+        let mine = try ProcessesReply(parameters: try await service.call(.processes, from: user).parameters)
+        #expect(mine.processes.map(\.pid) == [200], "a user sees its own uid's processes")
+    }
+
+    @Test func processesWithoutTaskIteratorsSayWhy() async throws {
+        let kernel = FakeKernel()
+        kernel.holders(.failure(.attributionUnavailable("kernel 5.4 has no task iterators")))
+        let service = Service(kernel: kernel)
+        let me = await service.client(1)
+        #expect(
+            try await service.call(.processes, from: me).varlinkError
+                == .attributionUnavailable(
+                    reason: "who holds the buffers cannot be told here: kernel 5.4 has no task iterators"))
+    }
 }

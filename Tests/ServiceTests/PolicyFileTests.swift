@@ -40,6 +40,14 @@ import VarlinkServer
         let other = builtIn.grant(for: nobody)
         #expect(other.methods == Set(MonitorInterface.Method.allCases).subtracting([.list, .metrics]))
         #expect(other.maxNames == 256 && other.maxConnections == 128 && other.details)
+        #expect(!other.allProcesses, "Processes shows others their own uid's processes only")
+    }
+
+    @Test func aRuleCanShowEveryProcess() throws {
+        let policy = try load(#"{"rules": [{"group": "nogroup", "all_processes": true}]}"#)
+        #expect(policy.grant(for: nobody).allProcesses)
+        #expect(!policy.grant(for: PeerCredentials(uid: 1000, gid: 1000, pid: 1)).allProcesses)
+        #expect(problem(#"{"default": {"all_processes": "yes"}}"#) == "policy P: default.all_processes: must be true or false")
     }
 
     @Test func rulesMatchInOrderAndInheritFromTheFilesDefault() throws {

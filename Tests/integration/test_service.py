@@ -85,6 +85,21 @@ def test_list_as_root_returns_every_buffer(daemon):
     assert reply["parameters"]["scan"]["buffers"] == 0
 
 
+def test_processes_walks_every_process_after_privileges_are_gone(daemon):
+    """The task iterators were attached while dmabufd was privileged; each walk runs after it
+    dropped every capability, for root and for a user alike. No process here holds a
+    DMA-BUF, so both walks find none (the VM tier has the real ones)."""
+    def ask():
+        with RawClient(daemon.socket) as client:
+            return client.call(MONITOR + "Processes")
+
+    for reply in (ask(), as_user(NOBODY, ask)):
+        assert "error" not in reply, reply
+        assert reply["parameters"]["processes"] == []
+        assert reply["parameters"]["kernel_held"] == {"count": 0, "bytes": 0}
+        assert reply["parameters"]["scan"]["buffers"] == 0
+
+
 def test_unprivileged_client_watches_and_scans_but_cannot_list(daemon):
     def as_nobody():
         with RawClient(daemon.socket) as client:

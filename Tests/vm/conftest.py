@@ -23,7 +23,8 @@ test_startup (the first moments of a fresh service), test_subscribe (the exact r
 sequence of a stream, details, a subscriber that stops reading), test_follow (`dmabufctl
 watch --follow` as NDJSON, on a terminal, and stopped), test_exporters (per-exporter
 totals in every pass, and in `dmabufctl status`), test_metrics (the Prometheus text, over
-HTTP and from `dmabufctl metrics`, against the truth).
+HTTP and from `dmabufctl metrics`, against the truth), test_holders (`Processes`: who holds
+each buffer, by fd, dup, mapping, shared, threads, cgroups, uid; kernel-held buffers).
 
 The session fails at once (never skips) when it is not root, when either buffer device is
 missing, when debugfs bufinfo cannot be read, or when the kernel lacks the iterator: a

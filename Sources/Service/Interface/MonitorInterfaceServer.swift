@@ -14,6 +14,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     private let policy: Policy
     private let maxNamesPerCall: Int
     private let kernelRelease: String
+    private let cgroups = CgroupPaths()
     private let logger: Logger
 
     /// - Parameter maxNamesPerCall: names and prefixes one call may carry, whoever calls.
@@ -108,6 +109,13 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             _ = try NoParameters(parameters: call.parameters)
             let report = try await answering { () throws(MonitorError) in try await metrics.report() }
             return MetricsReply(exposition: report.exposition).parameters
+        case .processes:
+            _ = try NoParameters(parameters: call.parameters)
+            let outcome = try await answering { () throws(MonitorError) in
+                try await monitor.attribution(by: client.connection)
+            }
+            let visible = grant.allProcesses ? nil : client.peer.uid
+            return ProcessesReply(outcome, visibleTo: visible, cgroups: cgroups).parameters
         case .subscribe:
             preconditionFailure("Subscribe is served as a stream")
         }

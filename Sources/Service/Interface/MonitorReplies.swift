@@ -63,3 +63,27 @@ extension Buffer {
             inode: Int(record.inode), size: Int(record.size), nameBytes: record.name, exporterBytes: record.exporter)
     }
 }
+
+extension ProcessesReply {
+    /// Who held the pass's buffers, largest pss first (then by pid). `visibleTo`: only
+    /// that uid's processes, for a client the policy does not show every process to.
+    init(_ outcome: PassOutcome, visibleTo uid: UInt32?, cgroups: CgroupPaths) {
+        let attribution = Attribution(holders: outcome.holders ?? [])
+        let processes = attribution.holdings.values
+            .filter { uid == nil || $0.uid == uid }
+            .map { holding in
+                Process(
+                    pid: Int(holding.pid), uid: Int(holding.uid), command: holding.command,
+                    cgroup: cgroups.path(of: holding.cgroupID), rss: Int(holding.rss),
+                    pss: Int(attribution.pss(of: holding)), buffers: holding.sizes.count, fds: holding.fds,
+                    mappings: holding.mappings.count)
+            }
+            .sorted { ($0.pss, $1.pid) > ($1.pss, $0.pid) }
+        // Every buffer of the pass is needed to tell which no process holds.
+        let complete = outcome.totals.recordsDropped == 0
+        let held = attribution.kernelHeld(among: outcome.buffers)
+        self.init(
+            processes: processes, kernelHeld: complete ? KernelHeld(count: held.count, bytes: Int(held.bytes)) : nil,
+            scan: ScanInfo(outcome.totals, detailed: true))
+    }
+}

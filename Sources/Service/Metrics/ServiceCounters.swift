@@ -19,7 +19,8 @@ public final class ServiceCounters: VarlinkServerObserver {
     public static let knownErrors = [
         MonitorInterface.ErrorName.invalidName, MonitorInterface.ErrorName.tooManyNames,
         MonitorInterface.ErrorName.capacityExhausted, MonitorInterface.ErrorName.shuttingDown,
-        MonitorInterface.ErrorName.scanFailed, MonitorInterface.ErrorName.alreadySubscribed,
+        MonitorInterface.ErrorName.scanFailed, MonitorInterface.ErrorName.attributionUnavailable,
+        MonitorInterface.ErrorName.alreadySubscribed,
         MonitorInterface.ErrorName.subscriberStalled, MonitorInterface.ErrorName.invalidMessage,
         ServiceInterface.ErrorName.interfaceNotFound, ServiceInterface.ErrorName.methodNotFound,
         ServiceInterface.ErrorName.methodNotImplemented, ServiceInterface.ErrorName.invalidParameter,

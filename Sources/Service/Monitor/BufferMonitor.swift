@@ -47,6 +47,8 @@ public actor BufferMonitor {
         let connection: ConnectionID
         let held: Set<Watch>
         let collecting: BufferCollection
+        /// Wants the holders walked right after the pass.
+        let holders: Bool
         let continuation: CheckedContinuation<Result<PassOutcome, MonitorError>, Never>
     }
 
@@ -100,6 +102,12 @@ public actor BufferMonitor {
     /// Runs (or joins) the next pass with every buffer's record collected.
     public func list(by connection: ConnectionID) async throws(MonitorError) -> PassOutcome {
         try await nextPass(connection: connection, held: [], collecting: .all)
+    }
+
+    /// Runs (or joins) the next pass with every buffer's record collected, and walks every
+    /// process's fds and mappings right after it: who holds what.
+    public func attribution(by connection: ConnectionID) async throws(MonitorError) -> PassOutcome {
+        try await nextPass(connection: connection, held: [], collecting: .all, holders: true)
     }
 
     /// Starts the connection's subscription: an update after the next pass (started now,
@@ -165,11 +173,14 @@ public actor BufferMonitor {
             capacity: registry.capacity, clients: clients.count, subscribers: subscriptions.count)
     }
 
-    private func nextPass(connection: ConnectionID, held: Set<Watch>, collecting: BufferCollection)
-        async throws(MonitorError) -> PassOutcome
-    {
+    private func nextPass(
+        connection: ConnectionID, held: Set<Watch>, collecting: BufferCollection, holders: Bool = false
+    ) async throws(MonitorError) -> PassOutcome {
         try await withCheckedContinuation { continuation in
-            waiting.append(Waiter(connection: connection, held: held, collecting: collecting, continuation: continuation))
+            waiting.append(
+                Waiter(
+                    connection: connection, held: held, collecting: collecting, holders: holders,
+                    continuation: continuation))
             schedulePass()
         }.get()
     }
@@ -192,10 +203,13 @@ public actor BufferMonitor {
             try backend.runPass(collecting: batch.map(\.collecting).reduce(subscribed, max))
         }
         statistics.record(result, started: started)
+        // One walk for the whole batch, right after its pass.
+        let holders = batch.contains(where: \.holders) ? Result { () throws(ScannerError) in try backend.readHolders() } : nil
         for waiter in batch {
             waiter.continuation.resume(
                 returning: outcome(
-                    of: result, for: waiter.connection, adding: waiter.held, buffers: waiter.collecting != .none))
+                    of: result, for: waiter.connection, adding: waiter.held, buffers: waiter.collecting != .none,
+                    holders: waiter.holders ? holders : nil))
             removeFromMaps(registry.release(waiter.held))
         }
         publish(result)
@@ -221,18 +235,25 @@ public actor BufferMonitor {
     }
 
     /// What a pass says to one connection: its watch set plus `held`, with their stats.
+    /// With `holders`, the walk that followed the pass too.
     private func outcome(
         of result: Result<PassReport, ScannerError>, for connection: ConnectionID, adding held: Set<Watch>,
-        buffers: Bool
+        buffers: Bool, holders: Result<[HolderRecord], ScannerError>? = nil
     ) -> SubscriptionUpdate {
-        result.map { report in
+        result.mapError(MonitorError.pass).flatMap { report in
             let watches =
                 held.isEmpty
                 ? registry.sortedWatchSet(of: connection) : registry.watchSet(of: connection).union(held).sorted()
-            return PassOutcome(
+            var outcome = PassOutcome(
                 totals: report.totals, watches: watches.map { ($0, backend.stats(for: $0)) },
                 buffers: buffers ? report.buffers : [])
-        }.mapError(MonitorError.pass)
+            switch holders {
+            case .success(let records): outcome.holders = records
+            case .failure(let error): return .failure(.attribution(error))
+            case nil: break
+            }
+            return .success(outcome)
+        }
     }
 
     /// Plans a registry change, writes its new entries into the kernel maps, then records

@@ -8,6 +8,8 @@ public enum MonitorError: Error, Sendable, Equatable {
     case pass(ScannerError)
     /// The kernel refused a map write; the change was rolled back.
     case mapWrite(ScannerError)
+    /// The holders could not be walked (no task iterators, or the walk failed).
+    case attribution(ScannerError)
     /// The connection's subscription is still running.
     case alreadySubscribed
 

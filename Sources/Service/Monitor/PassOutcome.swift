@@ -9,6 +9,8 @@ public struct PassOutcome: Sendable {
     /// The buffers whose records the request asked for (every buffer, or those that matched
     /// a watched name or prefix, possibly more); empty unless it asked.
     public var buffers: [BufferRecord]
+    /// Who held buffers right after the pass; nil unless the request asked.
+    public var holders: [HolderRecord]?
 }
 
 /// What one pass tells one subscriber: its watch set's state, or why the pass failed.

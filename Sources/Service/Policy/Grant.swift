@@ -11,14 +11,21 @@ public struct Grant: Sendable, Equatable {
     public var maxConnections: Int?
     /// Whether `details` may be asked for (Scan, Subscribe).
     public var details: Bool
+    /// Whether `Processes` shows every process, or only those of the caller's own uid.
+    public var allProcesses: Bool
 
-    public init(methods: Set<MonitorInterface.Method>, maxNames: Int?, maxConnections: Int?, details: Bool) {
+    public init(
+        methods: Set<MonitorInterface.Method>, maxNames: Int?, maxConnections: Int?, details: Bool,
+        allProcesses: Bool = false
+    ) {
         self.methods = methods
         self.maxNames = maxNames
         self.maxConnections = maxConnections
         self.details = details
+        self.allProcesses = allProcesses
     }
 
     public static let everything = Grant(
-        methods: Set(MonitorInterface.Method.allCases), maxNames: nil, maxConnections: nil, details: true)
+        methods: Set(MonitorInterface.Method.allCases), maxNames: nil, maxConnections: nil, details: true,
+        allProcesses: true)
 }

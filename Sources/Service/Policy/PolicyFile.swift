@@ -21,13 +21,14 @@ public struct PolicyFileError: Error, Equatable, CustomStringConvertible {
 ///       ]
 ///     }
 ///
-/// `default` is the grant of peers no rule names; a field it leaves out keeps the built-in
+/// `all_processes: true` lets `Processes` show every process, not only the caller's
+/// own uid's. `default` is the grant of peers no rule names; a field it leaves out keeps the built-in
 /// default's value. Each rule names one subject (`uid`, `gid`, `user` or `group`; names are
 /// resolved when the file is read) and the fields it grants; a field it leaves out comes
 /// from `default`. The first rule that names a peer decides. `"*"` in `methods` is every
 /// method; `null` for `max_names` or `max_connections` means no limit of its own.
 public enum PolicyFile {
-    private static let grantKeys: Set<String> = ["methods", "max_names", "max_connections", "details"]
+    private static let grantKeys: Set<String> = ["methods", "max_names", "max_connections", "details", "all_processes"]
     private static let subjectKeys: Set<String> = ["uid", "gid", "user", "group"]
 
     public static func load(_ path: String, builtIn: Policy) throws(PolicyFileError) -> Policy {
@@ -96,6 +97,12 @@ public enum PolicyFile {
         if let value = fields["details"] {
             guard case .bool(let details) = value else { throw PolicyProblem("\(path).details", "must be true or false") }
             grant.details = details
+        }
+        if let value = fields["all_processes"] {
+            guard case .bool(let all) = value else {
+                throw PolicyProblem("\(path).all_processes", "must be true or false")
+            }
+            grant.allProcesses = all
         }
         return grant
     }

@@ -1,0 +1,156 @@
+"""Who holds each buffer (`Processes`): processes that hold real buffers by an fd, a
+duplicated fd, a mapping alone, shared with another process, from a process with many
+threads, in child cgroups, and after a change of uid; a buffer whose only fd is in flight
+in an unread SCM_RIGHTS message. Each table equals the test's own truth and what a walk
+of /proc (fdinfo and maps) says."""
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from conftest import HERE, PAGE_SIZE, NOBODY, as_user, call
+
+HOLDER = os.path.join(HERE, "holder.py")
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+class Holders:
+    """Holder processes (holder.py) started by a test, stopped (and their cgroups removed) after it."""
+
+    def __init__(self):
+        self.processes = []
+        self.cgroups = []
+
+    def cgroup(self, name):
+        path = os.path.join(CGROUP_ROOT, name)
+        os.makedirs(path, exist_ok=True)
+        self.cgroups.append(path)
+        return path
+
+    def start(self, name, fds=(), dups=(), maps=(), threads=0, cgroup=None, uid=None):
+        """A holder of the fds given (kept, duplicated or mapped); its pid once it holds them."""
+        args = [sys.executable, HOLDER, "--name", name, "--threads", str(threads)]
+        args += [f"--fd={fd}" for fd in fds] + [f"--dup={fd}" for fd in dups] + [f"--map={fd}" for fd in maps]
+        if cgroup:
+            args += ["--cgroup", cgroup]
+        if uid is not None:
+            args += ["--uid", str(uid)]
+        process = subprocess.Popen(args, pass_fds=sorted(set(fds) | set(dups) | set(maps)), stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+        self.processes.append(process)
+        line = process.stdout.readline()
+        assert line.startswith("ready "), f"holder {name} did not start: {line!r}"
+        return int(line.split()[1])
+
+    def stop(self):
+        for process in self.processes:
+            process.stdin.close()
+            process.wait(timeout=30)
+        for path in reversed(self.cgroups):
+            os.rmdir(path)
+
+
+@pytest.fixture
+def holders():
+    started = Holders()
+    yield started
+    started.stop()
+
+
+def proc_walk(pid):
+    """What /proc says a process holds: {inode: size}, its DMA-BUF fds, its DMA-BUF mappings."""
+    sizes, fds, mappings = {}, 0, set()
+    folder = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(folder):
+        try:
+            with open(os.path.join(folder, fd)) as info:
+                fields = dict(line.split(":", 1) for line in info.read().splitlines() if ":" in line)
+        except FileNotFoundError:
+            continue
+        if "exp_name" in fields:
+            inode = int(fields["ino"])
+            sizes[inode] = int(fields["size"])
+            fds += 1
+    with open(f"/proc/{pid}/maps") as maps:
+        for line in maps:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[5].startswith("/dmabuf:"):
+                start, end = (int(x, 16) for x in parts[0].split("-"))
+                mappings.add(start)
+                sizes.setdefault(int(parts[4]), None)
+    return sizes, fds, len(mappings)
+
+
+def cgroup_of(pid):
+    with open(f"/proc/{pid}/cgroup") as cgroups:
+        return next(line.split(":", 2)[2].strip() for line in cgroups if line.startswith("0::"))
+
+
+def processes(client):
+    reply = call(client, "Processes")
+    return {process["pid"]: process for process in reply["processes"]}, reply
+
+
+def test_processes_are_the_truth_and_what_proc_says(daemon, buffers, holders):
+    sizes = {"alone": 4 * PAGE_SIZE, "shared": 2 * PAGE_SIZE, "mapped": 8 * PAGE_SIZE, "threads": PAGE_SIZE,
+             "other-uid": 3 * PAGE_SIZE, "in-flight": 5 * PAGE_SIZE}
+    ids = {name: buffers.create(f"hold-{name}", size, "udmabuf")[0] for name, size in sizes.items()}
+    fd = {name: buffers.buffers[ident].fd for name, ident in ids.items()}
+    inode = {name: buffers.buffers[ident].inode for name, ident in ids.items()}
+    cgroup_a, cgroup_b = holders.cgroup("dmabufd-test-a"), holders.cgroup("dmabufd-test-b")
+
+    a = holders.start("holder-a", fds=[fd["alone"], fd["shared"]], dups=[fd["alone"]], cgroup=cgroup_a)
+    b = holders.start("holder-b", fds=[fd["shared"]], maps=[fd["mapped"]], cgroup=cgroup_b)
+    c = holders.start("holder-c", fds=[fd["threads"]], threads=3, cgroup=cgroup_b)
+    d = holders.start("holder-d", fds=[fd["other-uid"]], uid=65534)
+    # The only fd of "in-flight" goes into a socket message nobody reads: only the kernel holds it.
+    sender, receiver = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    socket.send_fds(sender, [b"x"], [fd["in-flight"]])
+    for ident in ids.values():
+        buffers.close(ident)  # the holders hold them now; this process none
+    try:
+        with daemon.client() as client:
+            table, reply = processes(client)
+    finally:
+        sender.close()
+        receiver.close()
+
+    page = PAGE_SIZE
+    expected = {  # pid: (command, uid, cgroup, rss, pss, buffers, fds, mappings)
+        a: ("holder-a", 0, "/dmabufd-test-a", 6 * page, 4 * page + page, 2, 3, 0),
+        b: ("holder-b", 0, "/dmabufd-test-b", 10 * page, 8 * page + page, 2, 1, 1),
+        c: ("holder-c", 0, "/dmabufd-test-b", page, page, 1, 1, 0),
+        d: ("holder-d", 65534, "/", 3 * page, 3 * page, 1, 1, 0),
+    }
+    got = {pid: (p["command"], p["uid"], p["cgroup"], p["rss"], p["pss"], p["buffers"], p["fds"], p["mappings"])
+           for pid, p in table.items()}
+    assert got == expected, reply
+    for pid in expected:
+        held, fds, mappings = proc_walk(pid)
+        assert (table[pid]["buffers"], table[pid]["fds"], table[pid]["mappings"]) == (len(held), fds, mappings)
+        assert table[pid]["cgroup"] == cgroup_of(pid)
+    assert [p["pid"] for p in reply["processes"]] == [b, a, d, c], "largest pss first"
+    assert reply["kernel_held"] == {"count": 1, "bytes": sizes["in-flight"]}
+    assert reply["scan"]["buffers"] == len(sizes) + len(buffers.baseline), "the holders keep every buffer alive"
+    assert inode["in-flight"] not in {i for pid in expected for i in proc_walk(pid)[0]}
+
+
+def test_a_user_sees_only_its_own_processes(daemon, buffers, holders):
+    ident = buffers.create("hold-users", PAGE_SIZE, "udmabuf")[0]
+    other_ident = buffers.create("hold-root", PAGE_SIZE, "udmabuf")[0]
+    mine = holders.start("holder-nobody", fds=[buffers.buffers[ident].fd], uid=NOBODY)
+    root = holders.start("holder-root", fds=[buffers.buffers[other_ident].fd])
+    for held in (ident, other_ident):
+        buffers.close(held)
+
+    def ask():
+        from varlink_raw import RawClient
+        with RawClient(daemon.socket) as client:
+            return call(client, "Processes")
+
+    seen = as_user(NOBODY, ask)
+    assert [p["pid"] for p in seen["processes"]] == [mine]
+    with daemon.client() as client:
+        assert {mine, root} <= set(processes(client)[0])
