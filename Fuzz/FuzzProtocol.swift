@@ -107,7 +107,8 @@ let callParameterTypes: [any MessageParameters.Type] = [
     GetInterfaceDescriptionParameters.self,
 ]
 let replyParameterTypes: [any MessageParameters.Type] = [
-    ScanReply.self, StatusReply.self, ListReply.self, WatchReply.self, MetricsReply.self, GetInfoReply.self,
+    ScanReply.self, StatusReply.self, ListReply.self, WatchReply.self, MetricsReply.self, ProcessesReply.self,
+    GetInfoReply.self,
     GetInterfaceDescriptionReply.self,
 ]
 
