@@ -46,6 +46,25 @@ struct CLIFailure: Error, CustomStringConvertible {
     }
 }
 
+extension CLIFailure {
+    /// Why `--follow` ended, for a user following: the service going away is 69 however it
+    /// went (ShuttingDown, or the connection closed), not a reply we could not read.
+    init(following error: ClientError) {
+        switch error {
+        case .connectionClosed:
+            self.init(message: "dmabufd closed the connection (it stopped or restarted)", exitCode: .serviceUnavailable)
+        case .replyError(let reply) where reply.name == MonitorInterface.ErrorName.shuttingDown:
+            self.init(message: "dmabufd is shutting down (\(reply.name))", exitCode: .serviceUnavailable)
+        case .replyError(let reply) where reply.name == MonitorInterface.ErrorName.subscriberStalled:
+            self.init(
+                message: "dmabufd ended the subscription: its replies were not read for too long (\(reply))",
+                exitCode: .atLimit)
+        default:
+            self.init(error)
+        }
+    }
+}
+
 /// Runs a command body, printing a failure as one line and exiting with its code.
 func reportingFailures(_ body: () throws -> Void) throws {
     do {

@@ -15,6 +15,7 @@ struct Dmabufctl: ParsableCommand {
             Examples:
               dmabufctl scan camera-0 camera-1   buffers carrying each name, and bytes
               dmabufctl watch camera-0 --follow  a live table; Ctrl-C ends it (exit code 0)
+              dmabufctl top                      which processes hold buffers, largest share first
               dmabufctl list                     every buffer (root only by default)
               dmabufctl status --json            the service's state, for scripts
               dmabufctl metrics                  Prometheus metrics (root only by default)
@@ -33,5 +34,8 @@ struct Dmabufctl: ParsableCommand {
               1   any other failure
             """,
         version: ProductVersion.string,
-        subcommands: [ScanCommand.self, WatchCommand.self, ListCommand.self, StatusCommand.self, MetricsCommand.self, InfoCommand.self])
+        subcommands: [
+            ScanCommand.self, WatchCommand.self, TopCommand.self, ListCommand.self, StatusCommand.self,
+            MetricsCommand.self, InfoCommand.self,
+        ])
 }

@@ -39,28 +39,10 @@ struct WatchCommand: ParsableCommand {
     @Flag(help: "Also show each buffer (inode, size, exporter) under the name or prefix it matched.")
     var details = false
 
-    @Flag(help: "Keep watching: print every change until Ctrl-C (see below for the output).")
-    var follow = false
-
-    @Option(
-        help: ArgumentHelp(
-            "With --follow: milliseconds between passes (default 1000; dmabufd takes at least 100).",
-            valueName: "msec"),
-        completion: .list(["100", "250", "500", "1000", "5000"]))
-    var interval: Int?
+    @OptionGroup var following: FollowOptions
 
     func validate() throws {
         guard !watches.isEmpty else { throw ValidationError("give at least one NAME or --prefix to watch") }
-        // One line and exit code 64, like every other usage error dmabufctl reports itself.
-        try reportingFailures {
-            guard let interval else { return }
-            guard follow else { throw CLIFailure(message: "--interval needs --follow", exitCode: .validationFailure) }
-            guard interval > 0 else {
-                throw CLIFailure(
-                    message: "--interval must be a positive number of milliseconds, not \(interval)",
-                    exitCode: .validationFailure)
-            }
-        }
     }
 
     func run() throws {
@@ -68,8 +50,8 @@ struct WatchCommand: ParsableCommand {
             let (names, prefixes) = try watches.validated()
             let watch = MonitorInterface.Method.watch.call(
                 parameters: WatchParameters(names: names, prefixes: prefixes).parameters)
-            if follow {
-                let subscribe = SubscribeParameters(intervalMsec: interval, details: details ? true : nil)
+            if following.follow {
+                let subscribe = SubscribeParameters(intervalMsec: following.interval, details: details ? true : nil)
                 return try Following(options: options, watch: watch, subscribe: subscribe).run()
             }
             let connection = try options.connect()
@@ -112,26 +94,8 @@ private struct Following {
         } catch is StandardOutput.Closed {
             return
         } catch let error as ClientError {
-            throw Following.failure(error)
+            throw CLIFailure(following: error)
         }
         throw CLIFailure(message: "dmabufd ended the subscription without an error", exitCode: .protocolError)
-    }
-
-    /// Why the stream ended, for a user following it: the service going away is 69 however
-    /// it went (ShuttingDown, or the connection closed), not a reply we could not read.
-    private static func failure(_ error: ClientError) -> CLIFailure {
-        switch error {
-        case .connectionClosed:
-            return CLIFailure(
-                message: "dmabufd closed the connection (it stopped or restarted)", exitCode: .serviceUnavailable)
-        case .replyError(let reply) where reply.name == MonitorInterface.ErrorName.shuttingDown:
-            return CLIFailure(message: "dmabufd is shutting down (\(reply.name))", exitCode: .serviceUnavailable)
-        case .replyError(let reply) where reply.name == MonitorInterface.ErrorName.subscriberStalled:
-            return CLIFailure(
-                message: "dmabufd ended the subscription: its replies were not read for too long (\(reply))",
-                exitCode: .atLimit)
-        default:
-            return CLIFailure(error)
-        }
     }
 }

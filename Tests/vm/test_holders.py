@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import HERE, PAGE_SIZE, NOBODY, as_user, call
+from conftest import HERE, PAGE_SIZE, NOBODY, as_user, call, dmabufctl
 
 HOLDER = os.path.join(HERE, "holder.py")
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -154,3 +154,18 @@ def test_a_user_sees_only_its_own_processes(daemon, buffers, holders):
     assert [p["pid"] for p in seen["processes"]] == [mine]
     with daemon.client() as client:
         assert {mine, root} <= set(processes(client)[0])
+
+
+def test_dmabufctl_top_shows_the_holders_largest_share_first(daemon, buffers, holders):
+    big, small = (buffers.create(f"hold-top-{n}", n * PAGE_SIZE, "udmabuf")[0] for n in (4, 1))
+    first = holders.start("holder-small", fds=[buffers.buffers[small].fd])
+    second = holders.start("holder-big", fds=[buffers.buffers[big].fd])
+    for ident in (big, small):
+        buffers.close(ident)
+    result = dmabufctl("top", "--socket", daemon.socket)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert rows[0] == ["PID", "UID", "COMMAND", "CGROUP", "PSS", "RSS", "BUFFERS", "FDS", "MAPS"]
+    assert [row[:3] for row in rows[1:3]] == [[str(second), "0", "holder-big"], [str(first), "0", "holder-small"]]
+    assert rows[1][4:] == ["16.0", "KiB", "16.0", "KiB", "1", "1", "0"]
+    assert " ".join(rows[3]) == "held by the kernel alone: 0 buffers, 0 B"
