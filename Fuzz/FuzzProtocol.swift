@@ -108,6 +108,7 @@ let callParameterTypes: [any MessageParameters.Type] = [
 ]
 let replyParameterTypes: [any MessageParameters.Type] = [
     ScanReply.self, StatusReply.self, ListReply.self, WatchReply.self, MetricsReply.self, ProcessesReply.self,
+    CgroupsReply.self, MineReply.self,
     GetInfoReply.self,
     GetInterfaceDescriptionReply.self,
 ]

@@ -15,7 +15,9 @@ struct Dmabufctl: ParsableCommand {
             Examples:
               dmabufctl scan camera-0 camera-1   buffers carrying each name, and bytes
               dmabufctl watch camera-0 --follow  a live table; Ctrl-C ends it (exit code 0)
-              dmabufctl top                      which processes hold buffers, largest share first
+              dmabufctl top                      who holds buffers, largest share first
+              dmabufctl cgroups                  the cgroup tree, what each subtree holds
+              dmabufctl mine --follow --json     what your own container holds, live
               dmabufctl list                     every buffer (root only by default)
               dmabufctl status --json            the service's state, for scripts
               dmabufctl metrics                  Prometheus metrics (root only by default)
@@ -35,7 +37,8 @@ struct Dmabufctl: ParsableCommand {
             """,
         version: ProductVersion.string,
         subcommands: [
-            ScanCommand.self, WatchCommand.self, TopCommand.self, ListCommand.self, StatusCommand.self,
+            ScanCommand.self, WatchCommand.self, TopCommand.self, CgroupsCommand.self, MineCommand.self,
+            ListCommand.self, StatusCommand.self,
             MetricsCommand.self, InfoCommand.self,
         ])
 }

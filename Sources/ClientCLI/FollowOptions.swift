@@ -1,4 +1,7 @@
 import ArgumentParser
+import DmabufClient
+import DmabufProtocol
+import DmabufSystem
 
 /// `--follow` and `--interval`, shared by the commands that can keep reporting.
 struct FollowOptions: ParsableArguments {
@@ -22,6 +25,38 @@ struct FollowOptions: ParsableArguments {
                     message: "--interval must be a positive number of milliseconds, not \(interval)",
                     exitCode: .validationFailure)
             }
+        }
+    }
+
+    /// Makes `call` once and prints its answer; with --follow, again every interval (at
+    /// least 100 ms): redrawn in place on a terminal, one JSON line each otherwise. Ctrl-C,
+    /// SIGTERM or a reader that closes the pipe end it with 0; dmabufd going away with 69.
+    func report<Value: MessageParameters>(
+        _ call: Call, as type: Value.Type, options: ConnectionOptions, _ render: (Value) -> String
+    ) throws {
+        guard follow else {
+            let connection = try options.connect()
+            return options.print(try options.call(connection, call, as: type), render)
+        }
+        let onTerminal = !options.json && isatty(STDOUT_FILENO) == 1
+        FollowExit.installSignalHandlers(freshLineOnExit: onTerminal)
+        if !onTerminal { FollowExit.whenPipeReaderLeaves() }
+        let connection = try options.connect()
+        let pause = max(interval ?? 1000, 100)
+        let output = StandardOutput()
+        var frames = TerminalFrames()
+        do {
+            while true {
+                let answer = try connection.call(call, as: type)
+                try output.write(
+                    onTerminal
+                        ? frames.redraw(render(answer.value)) : JSON.object(answer.parameters).encodedString() + "\n")
+                usleep(UInt32(pause) * 1000)
+            }
+        } catch is StandardOutput.Closed {
+            return
+        } catch let error as ClientError {
+            throw CLIFailure(following: error)
         }
     }
 }

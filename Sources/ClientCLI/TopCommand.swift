@@ -29,32 +29,7 @@ struct TopCommand: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let call = MonitorInterface.Method.processes.call()
-            guard following.follow else {
-                let connection = try options.connect()
-                return options.print(try options.call(connection, call, as: ProcessesReply.self), renderProcesses)
-            }
-            let onTerminal = !options.json && isatty(STDOUT_FILENO) == 1
-            FollowExit.installSignalHandlers(freshLineOnExit: onTerminal)
-            if !onTerminal { FollowExit.whenPipeReaderLeaves() }
-            let connection = try options.connect()
-            let pause = max(following.interval ?? 1000, 100)
-            let output = StandardOutput()
-            var frames = TerminalFrames()
-            do {
-                while true {
-                    let answer = try connection.call(call, as: ProcessesReply.self)
-                    try output.write(
-                        onTerminal
-                            ? frames.redraw(renderProcesses(answer.value))
-                            : JSON.object(answer.parameters).encodedString() + "\n")
-                    usleep(UInt32(pause) * 1000)
-                }
-            } catch is StandardOutput.Closed {
-                return
-            } catch let error as ClientError {
-                throw CLIFailure(following: error)
-            }
+            try following.report(MonitorInterface.Method.processes.call(), as: ProcessesReply.self, options: options, renderProcesses)
         }
     }
 }
@@ -62,21 +37,7 @@ struct TopCommand: ParsableCommand {
 /// A `Processes` reply for people: the table, the kernel-held line, the pass. No newline
 /// at the end.
 func renderProcesses(_ reply: ProcessesReply) -> String {
-    var lines: [String] = []
-    if !reply.processes.isEmpty {
-        var table = Table([
-            ("PID", .right), ("UID", .right), ("COMMAND", .left), ("CGROUP", .left), ("PSS", .right), ("RSS", .right),
-            ("BUFFERS", .right), ("FDS", .right), ("MAPS", .right),
-        ])
-        for process in reply.processes {
-            table.append([
-                String(process.pid), String(process.uid), printable(process.command), printable(process.cgroup),
-                humanBytes(process.pss), humanBytes(process.rss), String(process.buffers), String(process.fds),
-                String(process.mappings),
-            ])
-        }
-        lines.append(table.render())
-    }
+    var lines = processTable(reply.processes).map { [$0] } ?? []
     if let held = reply.kernelHeld {
         lines.append("held by the kernel alone: \(held.count) buffer\(held.count == 1 ? "" : "s"), \(humanBytes(held.bytes))")
     } else {
@@ -84,4 +45,21 @@ func renderProcesses(_ reply: ProcessesReply) -> String {
     }
     lines.append(summary(reply.scan))
     return lines.joined(separator: "\n")
+}
+
+/// One row per process, as `top` and `mine` show them; nil for none.
+func processTable(_ processes: [Process]) -> String? {
+    guard !processes.isEmpty else { return nil }
+    var table = Table([
+        ("PID", .right), ("UID", .right), ("COMMAND", .left), ("CGROUP", .left), ("PSS", .right), ("RSS", .right),
+        ("BUFFERS", .right), ("FDS", .right), ("MAPS", .right),
+    ])
+    for process in processes {
+        table.append([
+            String(process.pid), String(process.uid), printable(process.command), printable(process.cgroup),
+            humanBytes(process.pss), humanBytes(process.rss), String(process.buffers), String(process.fds),
+            String(process.mappings),
+        ])
+    }
+    return table.render()
 }

@@ -31,6 +31,8 @@ public enum MonitorInterface {
         case status = "Status"
         case metrics = "Metrics"
         case processes = "Processes"
+        case cgroups = "Cgroups"
+        case mine = "Mine"
 
         /// `io.dmabufd.Monitor.Scan`.
         public var qualifiedName: String { MonitorInterface.method(rawValue) }

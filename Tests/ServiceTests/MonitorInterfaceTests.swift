@@ -262,4 +262,15 @@ private func matches(_ reply: Reply) throws -> [String] {
                 == .attributionUnavailable(
                     reason: "who holds the buffers cannot be told here: kernel 5.4 has no task iterators"))
     }
+
+    @Test func cgroupsAreForRootAndMineNeedsTheCallersCgroup() async throws {
+        let service = Service()
+        let user = await service.client(1)
+        #expect(try await service.call(.cgroups, from: user).varlinkError == .permissionDenied())
+        let unknown = try await service.call(.mine, from: user)
+        #expect(unknown.error == MonitorInterface.ErrorName.attributionUnavailable, "no pidfd cgroup for this peer")
+        let root = await service.client(2, as: Service.root)
+        let reply = try CgroupsReply(parameters: try await service.call(.cgroups, from: root).parameters)
+        #expect(reply.cgroups.isEmpty, "nothing holds a buffer")
+    }
 }

@@ -35,10 +35,10 @@ import VarlinkServer
     private let nobody = PeerCredentials(uid: 65534, gid: 65534, pid: 1)
     private let root = PeerCredentials(uid: 0, gid: 0, pid: 1)
 
-    @Test func theBuiltInPolicyGivesRootEverythingAndOthersAllButListAndMetrics() {
+    @Test func theBuiltInPolicyGivesRootEverythingAndOthersAllButListMetricsAndCgroups() {
         #expect(builtIn.grant(for: root) == .everything)
         let other = builtIn.grant(for: nobody)
-        #expect(other.methods == Set(MonitorInterface.Method.allCases).subtracting([.list, .metrics]))
+        #expect(other.methods == Set(MonitorInterface.Method.allCases).subtracting([.list, .metrics, .cgroups]))
         #expect(other.maxNames == 256 && other.maxConnections == 128 && other.details)
         #expect(!other.allProcesses, "Processes shows others their own uid's processes only")
     }

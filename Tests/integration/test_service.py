@@ -100,6 +100,24 @@ def test_processes_walks_every_process_after_privileges_are_gone(daemon):
         assert reply["parameters"]["scan"]["buffers"] == 0
 
 
+def test_mine_finds_the_callers_cgroup_from_its_pidfd(daemon):
+    """The caller's cgroup comes from the connection's pidfd (SO_PEERPIDFD, PIDFD_GET_INFO),
+    for root and for a user: the cgroup /proc says this process is in, holding nothing."""
+    with open("/proc/self/cgroup") as cgroups:
+        mine = next(line.split(":", 2)[2].strip() for line in cgroups if line.startswith("0::"))
+
+    def ask():
+        with RawClient(daemon.socket) as client:
+            return [client.call(MONITOR + "Mine"), client.call(MONITOR + "Cgroups")]
+
+    for reply, cgroups in (ask(), as_user(NOBODY, ask)):
+        assert reply.get("parameters", {}).get("cgroup") == {
+            "path": mine, "rss": 0, "pss": 0, "buffers": 0, "processes": 0}, reply
+        assert reply["parameters"]["processes"] == []
+    assert ask()[1]["parameters"]["cgroups"] == []
+    assert as_user(NOBODY, ask)[1]["error"] == "org.varlink.service.PermissionDenied", "Cgroups is root's"
+
+
 def test_unprivileged_client_watches_and_scans_but_cannot_list(daemon):
     def as_nobody():
         with RawClient(daemon.socket) as client:

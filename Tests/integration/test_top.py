@@ -60,3 +60,21 @@ def test_interval_needs_follow(tmp_path):
     result = dmabufctl("top", "--socket", str(tmp_path / "none.sock"), "--interval", "100")
     assert result.returncode == 64
     assert result.stderr.strip() == "dmabufctl: --interval needs --follow"
+
+
+def test_cgroups_is_roots_and_mine_is_everyones(daemon):
+    def ask(*command):
+        result = dmabufctl(*command, "--socket", daemon.socket)
+        return [result.returncode, result.stdout, result.stderr]
+
+    code, out, err = ask("cgroups")
+    assert code == 0, err
+    assert out.startswith("pass ") and len(out.splitlines()) == 1, "no cgroup holds a buffer here"
+    code, _, err = as_user(NOBODY, lambda: ask("cgroups"))
+    assert code == 77 and "PermissionDenied" in err
+    with open("/proc/self/cgroup") as cgroups:
+        mine = next(line.split(":", 2)[2].strip() for line in cgroups if line.startswith("0::"))
+    for code, out, err in (ask("mine"), as_user(NOBODY, lambda: ask("mine"))):
+        assert code == 0, err
+        assert out.splitlines()[0] == f"cgroup {mine}: 0 B in 0 buffers, pss 0 B, 0 processes"
+        assert out.splitlines()[1].startswith("pass ")

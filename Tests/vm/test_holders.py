@@ -3,6 +3,7 @@ duplicated fd, a mapping alone, shared with another process, from a process with
 threads, in child cgroups, and after a change of uid; a buffer whose only fd is in flight
 in an unread SCM_RIGHTS message. Each table equals the test's own truth and what a walk
 of /proc (fdinfo and maps) says."""
+import json
 import os
 import socket
 import subprocess
@@ -169,3 +170,61 @@ def test_dmabufctl_top_shows_the_holders_largest_share_first(daemon, buffers, ho
     assert [row[:3] for row in rows[1:3]] == [[str(second), "0", "holder-big"], [str(first), "0", "holder-small"]]
     assert rows[1][4:] == ["16.0", "KiB", "16.0", "KiB", "1", "1", "0"]
     assert " ".join(rows[3]) == "held by the kernel alone: 0 buffers, 0 B"
+
+
+MINE_CLIENT = """
+import json, os, sys
+sys.path[:0] = sys.argv[3:]
+with open(os.path.join(sys.argv[2], "cgroup.procs"), "w") as procs:
+    procs.write(str(os.getpid()))
+from varlink_raw import MONITOR, RawClient
+with RawClient(sys.argv[1]) as client:
+    print(json.dumps(client.call(MONITOR + "Mine")))
+"""
+
+
+def mine_from(daemon, cgroup):
+    """Mine, asked by a fresh process that first moves into `cgroup`."""
+    paths = [os.path.join(os.path.dirname(HERE), "integration")]
+    result = subprocess.run([sys.executable, "-c", MINE_CLIENT, daemon.socket, cgroup, *paths],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_cgroups_count_each_subtree_and_mine_answers_for_the_callers(daemon, buffers, holders):
+    page = PAGE_SIZE
+    x, s, y = (buffers.create(f"hold-cg-{name}", n * page, "udmabuf")[0] for name, n in (("x", 4), ("s", 2), ("y", 1)))
+    fd = {ident: buffers.buffers[ident].fd for ident in (x, s, y)}
+    tree = holders.cgroup("dmabufd-tree")
+    a, b = holders.cgroup("dmabufd-tree/a"), holders.cgroup("dmabufd-tree/b")
+    first = holders.start("holder-cg-a", fds=[fd[x], fd[s]], cgroup=a)
+    second = holders.start("holder-cg-b", fds=[fd[s]], maps=[fd[y]], cgroup=b)
+    for ident in (x, s, y):
+        buffers.close(ident)
+
+    with daemon.client() as client:
+        reply = call(client, "Cgroups")
+    by_path = {cgroup["path"]: cgroup for cgroup in reply["cgroups"]}
+    figures = {path: (c["rss"], c["pss"], c["buffers"], c["processes"]) for path, c in by_path.items()}
+    assert figures == {
+        "/": (7 * page, 7 * page, 3, 2),
+        "/dmabufd-tree": (7 * page, 7 * page, 3, 2),
+        "/dmabufd-tree/a": (6 * page, 5 * page, 2, 1),
+        "/dmabufd-tree/b": (3 * page, 2 * page, 2, 1),
+    }, reply
+    assert [c["path"] for c in reply["cgroups"]] == sorted(figures), "a parent before its children"
+
+    # A client (holding nothing itself) asks from inside b, then from the tree's top.
+    in_b = mine_from(daemon, b)["parameters"]
+    assert in_b["cgroup"] == dict(by_path["/dmabufd-tree/b"])
+    assert [p["pid"] for p in in_b["processes"]] == [second]
+    in_tree = mine_from(daemon, tree)["parameters"]
+    assert in_tree["cgroup"] == dict(by_path["/dmabufd-tree"])
+    assert [p["pid"] for p in in_tree["processes"]] == [first, second]
+
+    result = dmabufctl("cgroups", "--socket", daemon.socket)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert [row[0] for row in rows[:5]] == ["CGROUP", "/", "dmabufd-tree", "a", "b"]
+    assert result.stdout.splitlines()[3].startswith("    a "), "a child is indented under its parent"

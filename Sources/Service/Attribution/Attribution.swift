@@ -54,6 +54,57 @@ struct Attribution {
     }
 }
 
+extension Attribution {
+    /// What one cgroup subtree holds: each process counts in its own cgroup and in every
+    /// cgroup above it.
+    struct Subtree: Equatable {
+        /// Distinct buffers, inode → size.
+        var sizes: [UInt64: UInt64] = [:]
+        var pss: UInt64 = 0
+        var processes = 0
+
+        var rss: UInt64 { sizes.values.reduce(0, +) }
+    }
+
+    /// Every cgroup whose subtree holds a buffer, by path; `path` names each holder's.
+    func subtrees(path: (Holding) -> String) -> [String: Subtree] {
+        var subtrees: [String: Subtree] = [:]
+        for holding in holdings.values {
+            let share = pss(of: holding)
+            for cgroup in Self.lineage(of: path(holding)) {
+                subtrees[cgroup, default: Subtree()].add(holding, pss: share)
+            }
+        }
+        return subtrees
+    }
+
+    /// A cgroup and every cgroup above it: /a/b, /a, /. An unknown one ("") is alone.
+    static func lineage(of path: String) -> [String] {
+        guard path.hasPrefix("/") else { return [path] }
+        var lineage = [path]
+        var rest = Substring(path)
+        while let slash = rest.lastIndex(of: "/"), slash != rest.startIndex {
+            rest = rest[..<slash]
+            lineage.append(String(rest))
+        }
+        if path != "/" { lineage.append("/") }
+        return lineage
+    }
+
+    /// Whether a cgroup is `root` or below it.
+    static func isWithin(_ path: String, _ root: String) -> Bool {
+        path == root || root == "/" || path.hasPrefix(root + "/")
+    }
+}
+
+extension Attribution.Subtree {
+    fileprivate mutating func add(_ holding: Attribution.Holding, pss share: UInt64) {
+        sizes.merge(holding.sizes) { size, _ in size }
+        pss += share
+        processes += 1
+    }
+}
+
 extension Attribution.Holding {
     fileprivate mutating func add(_ record: HolderRecord) {
         sizes[record.inode] = record.size

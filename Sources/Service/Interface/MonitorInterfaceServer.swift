@@ -116,6 +116,24 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             }
             let visible = grant.allProcesses ? nil : client.peer.uid
             return ProcessesReply(outcome, visibleTo: visible, cgroups: cgroups).parameters
+        case .cgroups:
+            _ = try NoParameters(parameters: call.parameters)
+            let outcome = try await answering { () throws(MonitorError) in
+                try await monitor.attribution(by: client.connection)
+            }
+            return CgroupsReply(outcome, cgroups: cgroups).parameters
+        case .mine:
+            _ = try NoParameters(parameters: call.parameters)
+            let path = client.peer.cgroupID.map(cgroups.path(of:)) ?? ""
+            guard !path.isEmpty else {
+                throw .attributionUnavailable(
+                    reason: "the caller's cgroup cannot be told: the kernel gave no cgroup for its pidfd "
+                        + "(SO_PEERPIDFD and PIDFD_GET_INFO, Linux 6.13+, on a cgroup2 hierarchy)")
+            }
+            let outcome = try await answering { () throws(MonitorError) in
+                try await monitor.attribution(by: client.connection)
+            }
+            return MineReply(outcome, cgroup: path, cgroups: cgroups).parameters
         case .subscribe:
             preconditionFailure("Subscribe is served as a stream")
         }

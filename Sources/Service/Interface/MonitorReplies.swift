@@ -64,26 +64,68 @@ extension Buffer {
     }
 }
 
+extension Process {
+    init(_ holding: Attribution.Holding, in attribution: Attribution, cgroup: String) {
+        self.init(
+            pid: Int(holding.pid), uid: Int(holding.uid), command: holding.command, cgroup: cgroup,
+            rss: Int(holding.rss), pss: Int(attribution.pss(of: holding)), buffers: holding.sizes.count,
+            fds: holding.fds, mappings: holding.mappings.count)
+    }
+
+    /// Largest pss first, then by pid.
+    static func byShare(_ lhs: Process, _ rhs: Process) -> Bool {
+        (lhs.pss, rhs.pid) > (rhs.pss, lhs.pid)
+    }
+}
+
+extension Cgroup {
+    init(path: String, _ subtree: Attribution.Subtree) {
+        self.init(
+            path: path, rss: Int(subtree.rss), pss: Int(subtree.pss), buffers: subtree.sizes.count,
+            processes: subtree.processes)
+    }
+}
+
 extension ProcessesReply {
-    /// Who held the pass's buffers, largest pss first (then by pid). `visibleTo`: only
-    /// that uid's processes, for a client the policy does not show every process to.
+    /// Who held the pass's buffers, largest pss first. `visibleTo`: only that uid's
+    /// processes, for a client the policy does not show every process to.
     init(_ outcome: PassOutcome, visibleTo uid: UInt32?, cgroups: CgroupPaths) {
         let attribution = Attribution(holders: outcome.holders ?? [])
         let processes = attribution.holdings.values
             .filter { uid == nil || $0.uid == uid }
-            .map { holding in
-                Process(
-                    pid: Int(holding.pid), uid: Int(holding.uid), command: holding.command,
-                    cgroup: cgroups.path(of: holding.cgroupID), rss: Int(holding.rss),
-                    pss: Int(attribution.pss(of: holding)), buffers: holding.sizes.count, fds: holding.fds,
-                    mappings: holding.mappings.count)
-            }
-            .sorted { ($0.pss, $1.pid) > ($1.pss, $0.pid) }
+            .map { Process($0, in: attribution, cgroup: cgroups.path(of: $0.cgroupID)) }
+            .sorted(by: Process.byShare)
         // Every buffer of the pass is needed to tell which no process holds.
         let complete = outcome.totals.recordsDropped == 0
         let held = attribution.kernelHeld(among: outcome.buffers)
         self.init(
             processes: processes, kernelHeld: complete ? KernelHeld(count: held.count, bytes: Int(held.bytes)) : nil,
             scan: ScanInfo(outcome.totals, detailed: true))
+    }
+}
+
+extension CgroupsReply {
+    /// Every cgroup whose subtree held a buffer, by path: a parent before its children.
+    init(_ outcome: PassOutcome, cgroups: CgroupPaths) {
+        let attribution = Attribution(holders: outcome.holders ?? [])
+        let subtrees = attribution.subtrees { cgroups.path(of: $0.cgroupID) }
+        self.init(
+            cgroups: subtrees.map { Cgroup(path: $0.key, $0.value) }.sorted { $0.path < $1.path },
+            scan: ScanInfo(outcome.totals, detailed: true))
+    }
+}
+
+extension MineReply {
+    /// The subtree of the cgroup at `path`: its totals (zero when it holds nothing) and its
+    /// processes, largest pss first, whatever their uid.
+    init(_ outcome: PassOutcome, cgroup path: String, cgroups: CgroupPaths) {
+        let attribution = Attribution(holders: outcome.holders ?? [])
+        let processes = attribution.holdings.values
+            .map { ($0, cgroups.path(of: $0.cgroupID)) }
+            .filter { Attribution.isWithin($0.1, path) }
+            .map { Process($0.0, in: attribution, cgroup: $0.1) }
+            .sorted(by: Process.byShare)
+        let subtree = attribution.subtrees { cgroups.path(of: $0.cgroupID) }[path] ?? Attribution.Subtree()
+        self.init(cgroup: Cgroup(path: path, subtree), processes: processes, scan: ScanInfo(outcome.totals, detailed: true))
     }
 }

@@ -4,8 +4,9 @@ import VarlinkServer
 /// Who gets which grant: the first rule whose subject the peer is, else the default.
 ///
 /// The built-in policy: root gets everything, bounded only by the map's capacity; every
-/// other uid gets every method but `List` and `Metrics` (each shows what other clients
-/// cannot otherwise see: every buffer, every watched name), with details, at most `quota` names and
+/// other uid gets every method but `List`, `Metrics` and `Cgroups` (each shows what other
+/// clients cannot otherwise see: every buffer, every watched name, every container's
+/// holdings), `Processes` of its own uid only, with details, at most `quota` names and
 /// prefixes per connection and 128 connections at once.
 public struct Policy: Sendable, Equatable {
     /// A uid, or a gid matched against the peer's primary group (what `SO_PEERCRED` tells;
@@ -52,6 +53,7 @@ public struct Policy: Sendable, Equatable {
         var methods = Set(MonitorInterface.Method.allCases)
         methods.remove(.list)
         methods.remove(.metrics)
+        methods.remove(.cgroups)
         return Policy(
             rules: [Rule(subject: .uid(0), grant: .everything)],
             fallback: Grant(methods: methods, maxNames: quota, maxConnections: 128, details: true))

@@ -17,8 +17,9 @@ public struct DaemonCommand: ParsableCommand {
             user may connect. Watches belong to a connection and end with it.
 
             Who may do what: by default root may call every method; every other user every method \
-            but List and Metrics, with at most --client-quota names and prefixes per connection and 128 \
-            connections per uid. --policy replaces that with a JSON file (see dmabufd(8)).
+            but List, Metrics and Cgroups (Processes shows them their own processes), with at \
+            most --client-quota names and prefixes per connection and 128 connections per uid. \
+            --policy replaces that with a JSON file (see dmabufd(8)).
 
             It must start as root (CAP_BPF and CAP_PERFMON load the program). Once the program is \
             loaded and the socket bound it drops every capability and sets no_new_privs: running \
