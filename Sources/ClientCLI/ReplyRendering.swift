@@ -1,8 +1,8 @@
 import DmabufProtocol
 
 /// A `Scan` reply (or a followed subscription's merged state) for people: the table of
-/// matches, with a row per buffer under each when details were asked for, then the
-/// line about the pass. No newline at the end.
+/// matches, with a row per buffer under each when details were asked for and a row per
+/// holding process when holders were, then the line about the pass. No newline at the end.
 func renderScan(_ reply: ScanReply) -> String {
     var lines: [String] = []
     if !reply.matches.isEmpty {
@@ -20,6 +20,13 @@ func renderScan(_ reply: ScanReply) -> String {
                 table.append([
                     "  inode \(buffer.inode)", printable(buffer.exporter), "", "", String(buffer.size),
                     humanBytes(buffer.size),
+                ])
+            }
+            // Holders: one indented row per process, its command under KIND.
+            for holder in match.holders ?? [] {
+                table.append([
+                    "  pid \(holder.pid)", printable(holder.command), "", "", String(holder.bytes),
+                    humanBytes(holder.bytes),
                 ])
             }
         }

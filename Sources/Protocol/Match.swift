@@ -12,19 +12,27 @@ public struct Match: Sendable, Equatable {
     public var bytes: Int
     /// The buffers themselves, only when details were asked for.
     public var buffers: [Buffer]?
+    /// The processes that hold them, largest share first; only when holders were asked for.
+    public var holders: [Holder]?
 
-    public init(name: String, prefix: Bool, present: Bool, count: Int, bytes: Int, buffers: [Buffer]? = nil) {
+    public init(
+        name: String, prefix: Bool, present: Bool, count: Int, bytes: Int, buffers: [Buffer]? = nil,
+        holders: [Holder]? = nil
+    ) {
         self.name = name
         self.prefix = prefix
         self.present = present
         self.count = count
         self.bytes = bytes
         self.buffers = buffers
+        self.holders = holders
     }
 
     /// `present` follows from `count`.
-    public init(name: String, prefix: Bool, count: Int, bytes: Int, buffers: [Buffer]? = nil) {
-        self.init(name: name, prefix: prefix, present: count > 0, count: count, bytes: bytes, buffers: buffers)
+    public init(name: String, prefix: Bool, count: Int, bytes: Int, buffers: [Buffer]? = nil, holders: [Holder]? = nil) {
+        self.init(
+            name: name, prefix: prefix, present: count > 0, count: count, bytes: bytes, buffers: buffers,
+            holders: holders)
     }
 }
 
@@ -39,16 +47,22 @@ extension Match {
                 try ParameterReader.array(value, at: path) { element, path throws(VarlinkError) in
                     try Buffer(json: element, at: path)
                 }
+            },
+            holders: try reader.optional("holders") { value, path throws(VarlinkError) in
+                try ParameterReader.array(value, at: path) { element, path throws(VarlinkError) in
+                    try Holder(json: element, at: path)
+                }
             })
     }
 
-    /// `buffers` is left out when nil.
+    /// `buffers` and `holders` are left out when nil.
     public var json: JSON {
         var fields: [String: JSON] = [
             "name": .string(name), "prefix": .bool(prefix), "present": .bool(present),
             "count": .integer(Int64(count)), "bytes": .integer(Int64(bytes)),
         ]
         if let buffers { fields["buffers"] = .array(buffers.map(\.json)) }
+        if let holders { fields["holders"] = .array(holders.map(\.json)) }
         return .object(fields)
     }
 }

@@ -273,4 +273,30 @@ private func matches(_ reply: Reply) throws -> [String] {
         let reply = try CgroupsReply(parameters: try await service.call(.cgroups, from: root).parameters)
         #expect(reply.cgroups.isEmpty, "nothing holds a buffer")
     }
+
+    @Test func scanHoldersJoinTheMatchedBuffersWithTheWalk() async throws {
+        let buffers = Service.buffers
+        let kernel = FakeKernel(buffers: buffers)
+        kernel.holders(
+            .success([
+                FakeKernel.hold(buffers[0], by: 100, command: "camera"),
+                FakeKernel.hold(buffers[1], by: 100, command: "camera", .mapping(0x7000)),
+                FakeKernel.hold(buffers[1], by: 200, uid: 1000, command: "viewer"),
+                FakeKernel.hold(buffers[3], by: 200, uid: 1000, command: "viewer"),
+            ]))
+        let service = Service(kernel: kernel)
+        let root = await service.client(1, as: Service.root)
+        let reply = try ScanReply(
+            parameters: try await service.call(.scan, ["names": ["camera-0", "camera-1"], "holders": true], from: root)
+                .parameters)
+        #expect(reply.matches.map(\.holders) == [
+            [Holder(pid: 100, command: "camera", bytes: 12288), Holder(pid: 200, command: "viewer", bytes: 4096)],
+            [],
+        ])
+        #expect(reply.matches.allSatisfy { $0.buffers == nil }, "holders do not bring details")
+        let user = await service.client(2, as: PeerCredentials(uid: 1000, gid: 1000, pid: 9))
+        let theirs = try ScanReply(
+            parameters: try await service.call(.scan, ["names": ["camera-0"], "holders": true], from: user).parameters)
+        #expect(theirs.matches.first?.holders == [Holder(pid: 200, command: "viewer", bytes: 4096)])
+    }
 }

@@ -228,3 +228,36 @@ def test_cgroups_count_each_subtree_and_mine_answers_for_the_callers(daemon, buf
     rows = [line.split() for line in result.stdout.splitlines()]
     assert [row[0] for row in rows[:5]] == ["CGROUP", "/", "dmabufd-tree", "a", "b"]
     assert result.stdout.splitlines()[3].startswith("    a "), "a child is indented under its parent"
+
+
+def test_scan_holders_names_who_holds_each_match(daemon, buffers, holders):
+    page = PAGE_SIZE
+    cam = buffers.create("hold-scan-cam", 2 * page, "udmabuf", count=2)
+    gpu = buffers.create("hold-scan-gpu", page, "system")[0]
+    fd = {ident: buffers.buffers[ident].fd for ident in cam + [gpu]}
+    viewer = holders.start("viewer", fds=[fd[cam[0]]], maps=[fd[cam[1]], fd[gpu]])
+    mirror = holders.start("mirror", fds=[fd[cam[0]]], uid=NOBODY)
+    for ident in cam + [gpu]:
+        buffers.close(ident)
+
+    with daemon.client() as client:
+        reply = call(client, "Scan", {"names": ["hold-scan-cam", "hold-scan-gpu", "nothing"], "holders": True})
+    holders_of = {m["name"]: m["holders"] for m in reply["matches"]}
+    assert holders_of == {
+        "hold-scan-cam": [{"pid": viewer, "command": "viewer", "bytes": 4 * page},
+                          {"pid": mirror, "command": "mirror", "bytes": 2 * page}],
+        "hold-scan-gpu": [{"pid": viewer, "command": "viewer", "bytes": page}],
+        "nothing": [],
+    }
+    assert all("buffers" not in m for m in reply["matches"]), "holders without details"
+
+    def as_nobody():
+        from varlink_raw import RawClient
+        with RawClient(daemon.socket) as client:
+            return call(client, "Scan", {"names": ["hold-scan-cam"], "holders": True})
+
+    assert as_user(NOBODY, as_nobody)["matches"][0]["holders"] == [
+        {"pid": mirror, "command": "mirror", "bytes": 2 * page}], "a user sees its own processes"
+    result = dmabufctl("scan", "--socket", daemon.socket, "--holders", "hold-scan-gpu")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[2].split() == [f"pid", str(viewer), "viewer", str(page), "4.0", "KiB"]

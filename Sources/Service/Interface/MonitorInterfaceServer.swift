@@ -87,11 +87,14 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             let request = try ScanParameters(parameters: call.parameters)
             let details = request.details ?? false
             try check(!details || grant.details, else: .details, call, client)
+            let holders = request.holders ?? false
             let watches = try watches(names: request.names ?? [], prefixes: request.prefixes)
             let outcome = try await answering { () throws(MonitorError) in
-                try await monitor.scan(watches, by: client.connection, quota: quota, details: details)
+                try await monitor.scan(watches, by: client.connection, quota: quota, details: details, holders: holders)
             }
-            return ScanReply(outcome, details: details).parameters
+            let uid = client.peer.uid
+            let visible: (HolderRecord) -> Bool = { grant.allProcesses || $0.uid == uid }
+            return ScanReply(outcome, details: details, holders: holders ? visible : nil).parameters
         case .list:
             _ = try NoParameters(parameters: call.parameters)
             let outcome = try await answering { () throws(MonitorError) in try await monitor.list(by: client.connection) }

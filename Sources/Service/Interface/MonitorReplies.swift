@@ -4,28 +4,49 @@ import DmabufScanner
 // The monitor's results as io.dmabufd.Monitor's types: what each reply carries.
 
 extension ScanReply {
-    /// What a pass saw of a request's watches; with `details`, each match lists its buffers.
-    init(_ outcome: PassOutcome, details: Bool) {
-        self.init(matches: outcome.matches(details: details), scan: ScanInfo(outcome.totals, detailed: details))
+    /// What a pass saw of a request's watches; with `details`, each match lists its buffers;
+    /// with `holders`, the processes that hold them, those `holders` lets the caller see.
+    init(_ outcome: PassOutcome, details: Bool, holders: ((HolderRecord) -> Bool)? = nil) {
+        self.init(
+            matches: outcome.matches(details: details, holders: holders),
+            scan: ScanInfo(outcome.totals, detailed: details || holders != nil))
     }
 }
 
 extension PassOutcome {
-    /// One match per watch, in the order of `watches`.
-    func matches(details: Bool) -> [Match] {
-        watches.map { watch, stats in
-            Match(watch: watch, stats: stats, buffers: details ? buffers.filter { watch.matches($0.name) } : nil)
+    /// One match per watch, in the order of `watches`. `holders`: which of the walk's
+    /// records the caller may see; nil for no holders.
+    func matches(details: Bool, holders visible: ((HolderRecord) -> Bool)? = nil) -> [Match] {
+        let records = visible.map { (self.holders ?? []).filter($0) }
+        return watches.map { watch, stats in
+            let matched = buffers.filter { watch.matches($0.name) }
+            return Match(
+                watch: watch, stats: stats, buffers: details ? matched : nil,
+                holders: records.map { Holder.holding(Set(matched.map(\.inode)), in: $0) })
         }
+    }
+}
+
+extension Holder {
+    /// The processes among `records` that hold any of `inodes`, each with the total size of
+    /// those it holds (each buffer once), largest first, then by pid.
+    static func holding(_ inodes: Set<UInt64>, in records: [HolderRecord]) -> [Holder] {
+        var held: [UInt32: (command: String, sizes: [UInt64: UInt64])] = [:]
+        for record in records where inodes.contains(record.inode) {
+            held[record.pid, default: (record.command, [:])].sizes[record.inode] = record.size
+        }
+        return held.map { Holder(pid: Int($0.key), command: $0.value.command, bytes: Int($0.value.sizes.values.reduce(0, +))) }
+            .sorted { ($0.bytes, $1.pid) > ($1.bytes, $0.pid) }
     }
 }
 
 extension Match {
     /// `buffers`: the records of the buffers that matched, when details were asked for.
-    init(watch: Watch, stats: NameStats, buffers: [BufferRecord]?) {
+    init(watch: Watch, stats: NameStats, buffers: [BufferRecord]?, holders: [Holder]? = nil) {
         self.init(
             name: watch.text, prefix: watch.kind == .prefix, present: stats.count > 0,
             count: Int(stats.count), bytes: Int(stats.bytes),
-            buffers: buffers?.sorted { $0.inode < $1.inode }.map(Buffer.init(record:)))
+            buffers: buffers?.sorted { $0.inode < $1.inode }.map(Buffer.init(record:)), holders: holders)
     }
 }
 

@@ -92,11 +92,15 @@ public actor BufferMonitor {
 
     /// Runs (or joins) the next pass and reports the connection's watch set plus `extra`;
     /// with `details`, also the records of the buffers that matched.
-    public func scan(_ extra: [Watch], by connection: ConnectionID, quota: Int, details: Bool = false)
-        async throws(MonitorError) -> PassOutcome
-    {
+    /// With `holders`, also the walk of the holders that followed the pass (and the
+    /// matched buffers' records, to join them with).
+    public func scan(
+        _ extra: [Watch], by connection: ConnectionID, quota: Int, details: Bool = false, holders: Bool = false
+    ) async throws(MonitorError) -> PassOutcome {
         let plan = try apply { () throws(WatchError) in try registry.planScanHold(extra, by: connection, quota: quota) }
-        return try await nextPass(connection: connection, held: plan.held, collecting: details ? .matched : .none)
+        return try await nextPass(
+            connection: connection, held: plan.held, collecting: details || holders ? .matched : .none,
+            holders: holders)
     }
 
     /// Runs (or joins) the next pass with every buffer's record collected.
