@@ -70,6 +70,22 @@ def test_a_known_state_is_reported_exactly_and_promtool_accepts_it(fresh):
         assert metrics.value("dmabufd_build_info", version=version, kernel=os.uname().release) == 1
         assert set(metrics.by("dmabufd_denials_total", "kind").values()) == {0}
         assert set(metrics.by("dmabufd_errors_total", "error").values()) == {0}
+        # The scrape's pass walked the holders too: none, and nothing held by the kernel alone.
+        assert metrics.value("dmabufd_kernel_held_buffers") == 0
+        assert metrics.value("dmabufd_kernel_held_bytes") == 0
+        assert abs(metrics.value("dmabufd_last_attribution_timestamp_seconds") - time.time()) < 60
+        assert "dmabufd_cgroup_bytes" not in metrics.families, "per-cgroup series are opt-in"
+
+
+def test_per_cgroup_series_are_there_when_asked_for():
+    daemon = Daemon("--metrics-cgroups")
+    try:
+        metrics = scrape(daemon)
+        promtool_check(metrics.text)
+        assert "# TYPE dmabufd_cgroup_bytes gauge" in metrics.text
+        assert metrics.samples("dmabufd_cgroup_bytes") == {}, "no cgroup holds a buffer on this host"
+    finally:
+        assert daemon.stop() == 0, daemon.output()
 
 
 def test_denials_and_errors_are_counted_by_kind(fresh):

@@ -261,3 +261,27 @@ def test_scan_holders_names_who_holds_each_match(daemon, buffers, holders):
     result = dmabufctl("scan", "--socket", daemon.socket, "--holders", "hold-scan-gpu")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[2].split() == [f"pid", str(viewer), "viewer", str(page), "4.0", "KiB"]
+
+
+def test_metrics_report_kernel_held_and_per_cgroup_bytes(daemon, buffers, holders):
+    from metrics_text import Metrics
+    page = PAGE_SIZE
+    held, loose = buffers.create("hold-metrics", 2 * page, "udmabuf")[0], buffers.create("hold-loose", 3 * page)[0]
+    cgroup = holders.cgroup("dmabufd-metrics")
+    holders.start("holder-metrics", fds=[buffers.buffers[held].fd], cgroup=cgroup)
+    sender, receiver = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    socket.send_fds(sender, [b"x"], [buffers.buffers[loose].fd])
+    for ident in (held, loose):
+        buffers.close(ident)
+    try:
+        with daemon.client() as client:
+            call(client, "Processes")  # a walk the scrape reports, if it reuses this pass
+        result = dmabufctl("metrics", "--socket", daemon.socket)
+    finally:
+        sender.close()
+        receiver.close()
+    assert result.returncode == 0, result.stderr
+    metrics = Metrics(result.stdout)
+    assert metrics.value("dmabufd_kernel_held_buffers") == 1
+    assert metrics.value("dmabufd_kernel_held_bytes") == 3 * page
+    assert metrics.by("dmabufd_cgroup_bytes", "cgroup") == {"/": 2 * page, "/dmabufd-metrics": 2 * page}

@@ -14,14 +14,16 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     private let policy: Policy
     private let maxNamesPerCall: Int
     private let kernelRelease: String
-    private let cgroups = CgroupPaths()
+    private let cgroups: CgroupPaths
     private let logger: Logger
 
     /// - Parameter maxNamesPerCall: names and prefixes one call may carry, whoever calls.
-    public init(
+    /// - Parameter cgroups: names the cgroups of `Processes`, `Cgroups` and `Mine`.
+    init(
         monitor: BufferMonitor, metrics: MetricsCollector, counters: ServiceCounters, policy: Policy,
-        maxNamesPerCall: Int, kernelRelease: String, logger: Logger
+        maxNamesPerCall: Int, kernelRelease: String, cgroups: CgroupPaths = CgroupPaths(), logger: Logger
     ) {
+        self.cgroups = cgroups
         self.monitor = monitor
         self.metrics = metrics
         self.counters = counters

@@ -8,17 +8,32 @@ public struct MetricsCollector: Sendable {
     private let minInterval: Duration
     private let version: String
     private let kernel: String
+    /// Names each cgroup for its per-cgroup series; nil leaves them out.
+    private let cgroups: CgroupPaths?
 
-    public init(monitor: BufferMonitor, counters: ServiceCounters, minInterval: Duration, version: String, kernel: String) {
+    /// - Parameter cgroups: where to name cgroups from, for the per-cgroup series (one per
+    ///   cgroup that holds buffers: opt-in, as their number is the host's, not dmabufd's).
+    init(
+        monitor: BufferMonitor, counters: ServiceCounters, minInterval: Duration, version: String, kernel: String,
+        cgroups: CgroupPaths? = nil
+    ) {
         self.monitor = monitor
         self.counters = counters
         self.minInterval = minInterval
         self.version = version
         self.kernel = kernel
+        self.cgroups = cgroups
     }
 
     public func report() async throws(MonitorError) -> MetricsReport {
         let metrics = try await monitor.metrics(maxAge: minInterval)
-        return MetricsReport(monitor: metrics, counters: counters.snapshot, version: version, kernel: kernel)
+        let cgroupBytes = cgroups.flatMap { paths in
+            metrics.attribution.map { latest in
+                latest.attribution.subtrees { paths.path(of: $0.cgroupID) }.map { ($0.key, $0.value.rss) }
+                    .sorted { $0.0 < $1.0 }
+            }
+        }
+        return MetricsReport(
+            monitor: metrics, counters: counters.snapshot, version: version, kernel: kernel, cgroupBytes: cgroupBytes)
     }
 }

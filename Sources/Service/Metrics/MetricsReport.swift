@@ -10,6 +10,8 @@ public struct MetricsReport: Sendable {
     public var counters: ServiceCounters.Snapshot
     public var version: String
     public var kernel: String
+    /// Each cgroup subtree's bytes (each buffer once), by path; nil when not asked for.
+    public var cgroupBytes: [(path: String, bytes: UInt64)]?
 
     /// The report in the Prometheus text exposition format, version 0.0.4.
     public var exposition: String {
@@ -18,6 +20,7 @@ public struct MetricsReport: Sendable {
         out.sample("dmabufd_build_info", 1, labels: ["version": version, "kernel": kernel])
         writePasses(into: &out)
         writeLatestPass(into: &out)
+        writeAttribution(into: &out)
         writeWatches(into: &out)
         writeService(into: &out)
         return out.text
@@ -45,6 +48,33 @@ public struct MetricsReport: Sendable {
             "dmabufd_last_scan_timestamp_seconds", .gauge,
             help: "When the latest pass started, in seconds since the epoch.")
         out.sample("dmabufd_last_scan_timestamp_seconds", Double(totals.startedUsec) / 1e6)
+    }
+
+    /// Who held what after the latest pass that walked the holders (nothing before one).
+    private func writeAttribution(into out: inout ExpositionWriter) {
+        guard let latest = monitor.attribution else { return }
+        if let held = latest.kernelHeld {
+            out.family(
+                "dmabufd_kernel_held_buffers", .gauge,
+                help: "DMA-BUFs no process holds by an fd or a mapping (held by the kernel alone), in the latest walk.")
+            out.sample("dmabufd_kernel_held_buffers", held.count)
+            out.family(
+                "dmabufd_kernel_held_bytes", .gauge,
+                help: "Total size of the DMA-BUFs held by the kernel alone in the latest walk, in bytes.")
+            out.sample("dmabufd_kernel_held_bytes", Int(held.bytes))
+        }
+        if let cgroupBytes {
+            out.family(
+                "dmabufd_cgroup_bytes", .gauge,
+                help: "Total size of the DMA-BUFs the processes of each cgroup subtree hold, each buffer once, in the latest walk.")
+            for (path, bytes) in cgroupBytes {
+                out.sample("dmabufd_cgroup_bytes", Int(bytes), labels: ["cgroup": path])
+            }
+        }
+        out.family(
+            "dmabufd_last_attribution_timestamp_seconds", .gauge,
+            help: "When the pass of the latest walk of the holders started, in seconds since the epoch.")
+        out.sample("dmabufd_last_attribution_timestamp_seconds", Double(latest.startedUsec) / 1e6)
     }
 
     /// How many passes ran, failed, and how long they took.

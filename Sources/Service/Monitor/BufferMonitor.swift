@@ -20,6 +20,8 @@ public actor BufferMonitor {
     private var waiting: [Waiter] = []
     private var passScheduled = false
     private var statistics = PassStatistics()
+    /// Who held what after the latest pass that listed every buffer and walked the holders.
+    private var latestAttribution: LatestAttribution?
     private var subscriptions: [ConnectionID: Subscription] = [:]
     private var nextSubscriptionID = 0
     private var ticker: (interval: Duration, task: Task<Void, Never>)?
@@ -47,8 +49,8 @@ public actor BufferMonitor {
         let connection: ConnectionID
         let held: Set<Watch>
         let collecting: BufferCollection
-        /// Wants the holders walked right after the pass.
-        let holders: Bool
+        /// Whether it wants the holders walked right after the pass.
+        let holders: HoldersWanted
         let continuation: CheckedContinuation<Result<PassOutcome, MonitorError>, Never>
     }
 
@@ -100,7 +102,7 @@ public actor BufferMonitor {
         let plan = try apply { () throws(WatchError) in try registry.planScanHold(extra, by: connection, quota: quota) }
         return try await nextPass(
             connection: connection, held: plan.held, collecting: details || holders ? .matched : .none,
-            holders: holders)
+            holders: holders ? .required : .no)
     }
 
     /// Runs (or joins) the next pass with every buffer's record collected.
@@ -111,7 +113,7 @@ public actor BufferMonitor {
     /// Runs (or joins) the next pass with every buffer's record collected, and walks every
     /// process's fds and mappings right after it: who holds what.
     public func attribution(by connection: ConnectionID) async throws(MonitorError) -> PassOutcome {
-        try await nextPass(connection: connection, held: [], collecting: .all, holders: true)
+        try await nextPass(connection: connection, held: [], collecting: .all, holders: .required)
     }
 
     /// Starts the connection's subscription: an update after the next pass (started now,
@@ -166,19 +168,21 @@ public actor BufferMonitor {
     }
 
     /// The metrics as of the latest pass if it started less than `maxAge` ago, else as of
-    /// a new one (joined if one is about to start). Scrapes alone therefore start at most
-    /// one pass per `maxAge`, however often they come.
+    /// a new one (joined if one is about to start), which also walks the holders where the
+    /// kernel can. Scrapes alone therefore start at most one pass per `maxAge`, however
+    /// often they come.
     public func metrics(maxAge: Duration) async throws(MonitorError) -> MonitorMetrics {
         if !statistics.isFresh(within: maxAge, at: .now) {
-            _ = try await nextPass(connection: .service, held: [], collecting: .none)
+            _ = try await nextPass(connection: .service, held: [], collecting: .all, holders: .ifAvailable)
         }
         return MonitorMetrics(
             statistics: statistics, watches: registry.union.sorted().map { ($0, backend.stats(for: $0)) },
+            attribution: latestAttribution,
             capacity: registry.capacity, clients: clients.count, subscribers: subscriptions.count)
     }
 
     private func nextPass(
-        connection: ConnectionID, held: Set<Watch>, collecting: BufferCollection, holders: Bool = false
+        connection: ConnectionID, held: Set<Watch>, collecting: BufferCollection, holders: HoldersWanted = .no
     ) async throws(MonitorError) -> PassOutcome {
         try await withCheckedContinuation { continuation in
             waiting.append(
@@ -208,12 +212,24 @@ public actor BufferMonitor {
         }
         statistics.record(result, started: started)
         // One walk for the whole batch, right after its pass.
-        let holders = batch.contains(where: \.holders) ? Result { () throws(ScannerError) in try backend.readHolders() } : nil
+        let holders =
+            batch.contains { $0.holders != .no } ? Result { () throws(ScannerError) in try backend.readHolders() } : nil
+        if case .success(let report) = result, case .success(let records) = holders,
+            batch.contains(where: { $0.collecting == .all })
+        {
+            latestAttribution = LatestAttribution(report, holders: records)
+        }
         for waiter in batch {
+            let walk: Result<[HolderRecord], ScannerError>?
+            switch (waiter.holders, holders) {
+            case (.required, let holders): walk = holders
+            case (.ifAvailable, .success(let records)): walk = .success(records)
+            default: walk = nil
+            }
             waiter.continuation.resume(
                 returning: outcome(
                     of: result, for: waiter.connection, adding: waiter.held, buffers: waiter.collecting != .none,
-                    holders: waiter.holders ? holders : nil))
+                    holders: walk))
             removeFromMaps(registry.release(waiter.held))
         }
         publish(result)

@@ -6,6 +6,9 @@ public struct MonitorMetrics: Sendable {
     public var statistics: PassStatistics
     /// Every name and prefix in the kernel map, sorted, with its stats.
     public var watches: [(watch: Watch, stats: NameStats)]
+    /// Who held what after the latest pass that walked the holders; nil before one, or
+    /// where the kernel cannot tell.
+    public var attribution: LatestAttribution?
     public var capacity: Int
     public var clients: Int
     public var subscribers: Int

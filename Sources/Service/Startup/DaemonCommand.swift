@@ -116,6 +116,13 @@ public struct DaemonCommand: ParsableCommand {
             """)
     var metricsMinIntervalMsec = Int(MetricsCollector.defaultMinInterval / .milliseconds(1))
 
+    @Flag(
+        help: """
+            Add dmabufd_cgroup_bytes{cgroup} to the metrics: what each cgroup subtree holding \
+            DMA-BUFs holds. Off by default: a host can have many cgroups.
+            """)
+    var metricsCgroups = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 

@@ -22,15 +22,17 @@ public struct ServiceAssembly {
         let monitor = BufferMonitor(backend: prepared.program, eventLoop: passThread.next())
         let policy = prepared.policy
         let counters = ServiceCounters()
+        let cgroups = CgroupPaths()
         let metrics = MetricsCollector(
             monitor: monitor, counters: counters, minInterval: .milliseconds(options.metricsMinIntervalMsec),
-            version: ProductVersion.string, kernel: prepared.kernel)
+            version: ProductVersion.string, kernel: prepared.kernel, cgroups: options.metricsCgroups ? cgroups : nil)
         let dispatcher = VarlinkDispatcher(
             vendor: "dmabufd", product: "dmabufd", version: ProductVersion.string, url: "",
             interfaces: [
                 MonitorInterfaceServer(
                     monitor: monitor, metrics: metrics, counters: counters, policy: policy,
-                    maxNamesPerCall: options.maxNamesPerCall, kernelRelease: prepared.kernel, logger: logger)
+                    maxNamesPerCall: options.maxNamesPerCall, kernelRelease: prepared.kernel, cgroups: cgroups,
+                    logger: logger)
             ])
         let server = VarlinkServer(
             prepared.listener, dispatcher: dispatcher,
