@@ -50,6 +50,24 @@ public final class VarlinkConnection {
 
     public var isOpen: Bool { fd >= 0 }
 
+    /// Waits up to `milliseconds` with no call under way; throws `connectionClosed` as soon
+    /// as the service closes the connection (it stopped), so a client that asks again
+    /// every interval notices at once rather than at its next call.
+    public func idle(milliseconds: Int) throws(ClientError) {
+        guard fd >= 0 else { throw .connectionClosed }
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready: Int32
+        do {
+            ready = try retryingInterrupts { poll(&poller, 1, Int32(clamping: milliseconds)) }
+        } catch {
+            throw UnixSocket.systemError("cannot wait on the connection to dmabufd", error)
+        }
+        // Nothing is due between calls: readable means the end of the stream (or a reset).
+        guard ready > 0 else { return }
+        close()
+        throw .connectionClosed
+    }
+
     /// Sends `call` and returns its one reply; an error reply is thrown as
     /// `ClientError.replyError`. `more` and `oneway` are cleared: use
     /// `stream` and `send(oneway:)` for those.

@@ -51,7 +51,7 @@ struct FollowOptions: ParsableArguments {
                 try output.write(
                     onTerminal
                         ? frames.redraw(render(answer.value)) : JSON.object(answer.parameters).encodedString() + "\n")
-                usleep(UInt32(pause) * 1000)
+                try connection.idle(milliseconds: pause)
             }
         } catch is StandardOutput.Closed {
             return

@@ -155,11 +155,15 @@ def daemon_container(docs):
     return pod, pod["containers"][0]
 
 
-def sidecar(docs):
+# The example pod's native sidecars: one follows names, one the pod's own footprint.
+SIDECARS = ("dmabuf-watch", "dmabuf-mine")
+
+
+def sidecar(docs, name):
     pod = only(docs, "Pod", "camera-app")["spec"]
-    sidecars = [c for c in pod.get("initContainers", []) if c.get("restartPolicy") == "Always"]
-    assert len(sidecars) == 1, pod.get("initContainers")
-    return pod, sidecars[0]
+    sidecars = {c["name"]: c for c in pod.get("initContainers", []) if c.get("restartPolicy") == "Always"}
+    assert sorted(sidecars) == sorted(SIDECARS), pod.get("initContainers")
+    return pod, sidecars[name]
 
 
 def watched(args):
@@ -252,7 +256,9 @@ def test_dmabufd_runs_as_root_with_the_units_capabilities_and_nothing_more(objec
     # Kubernetes holds escalation as allowed with SYS_ADMIN (and refuses false beside
     # CAP_SYS_ADMIN): the manifest says what applies.
     assert context["allowPrivilegeEscalation"] is ("SYS_ADMIN" in added)
-    for host_namespace in ("hostPID", "hostNetwork", "hostIPC"):
+    # The task iterators walk dmabufd's own pid namespace: the node's, to see every pod.
+    assert pod.get("hostPID") is True
+    for host_namespace in ("hostNetwork", "hostIPC"):
         assert not pod.get(host_namespace), host_namespace
     assert pod["automountServiceAccountToken"] is False
     assert container["command"] == ["/usr/local/sbin/dmabufd"]
@@ -269,10 +275,20 @@ def test_the_socket_is_in_the_node_folder_the_sidecar_mounts(objects):
     assert os.path.dirname(socket) == next(
         m["mountPath"] for m in daemon["volumeMounts"] if m["name"] == volume["name"])
 
-    app_pod, watcher = sidecar(objects)
-    reached, read_only, volume = node_path(app_pod, watcher, sidecar_socket(watcher))
-    assert reached == served
-    assert read_only
+    for name in SIDECARS:
+        app_pod, follower = sidecar(objects, name)
+        reached, read_only, volume = node_path(app_pod, follower, sidecar_socket(follower))
+        assert reached == served, name
+        assert read_only, name
+        assert volume["hostPath"]["type"] == "Directory", name
+
+
+def test_the_node_cgroup_tree_is_mounted_read_only_where_cgroup_root_says(objects):
+    pod, daemon = daemon_container(objects)
+    root = option(daemon["args"], "--cgroup-root")
+    assert root, "a container sees its own cgroup alone: Mine and Cgroups need the node's tree"
+    on_node, read_only, volume = node_path(pod, daemon, root)
+    assert on_node == "/sys/fs/cgroup" and read_only
     assert volume["hostPath"]["type"] == "Directory"
 
 
@@ -310,13 +326,16 @@ def test_dmabufd_updates_node_by_node_and_runs_on_every_node(objects):
     assert {"operator": "Exists"} in spec["template"]["spec"]["tolerations"]
 
 
-def test_the_sidecar_is_a_native_sidecar_following_with_json(objects):
-    pod, watcher = sidecar(objects)
+def test_the_sidecars_are_native_sidecars_following_with_json(objects):
+    pod, watcher = sidecar(objects, "dmabuf-watch")
     assert watcher["command"] == ["/usr/local/bin/dmabufctl"]
     args = watcher["args"]
     assert args[0] == "watch"
     assert "--follow" in args and "--json" in args
     assert any(watched(args)), "watch needs a name or a prefix"
+    _, mine = sidecar(objects, "dmabuf-mine")
+    assert mine["command"] == ["/usr/local/bin/dmabufctl"]
+    assert mine["args"][0] == "mine" and "--follow" in mine["args"] and "--json" in mine["args"]
     # Not root: dmabufd's default policy gives uid 0 List of every buffer on the node.
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] != 0
@@ -360,8 +379,9 @@ def test_kustomize_renders_each_object_in_its_namespace_with_the_one_image():
     [entry] = yaml.safe_load(IMAGE_COMPONENT.read_text())["images"]
     image = f"{entry['newName']}:{entry['newTag']}"
     _, daemon = daemon_container(base)
-    _, watcher = sidecar(example)
-    assert daemon["image"] == watcher["image"] == image
+    assert daemon["image"] == image
+    for name in SIDECARS:
+        assert sidecar(example, name)[1]["image"] == image, name
 
 
 @needs_kubectl
@@ -409,11 +429,14 @@ def in_container(mounts, command, network=False):
     container runtime does with a hostPath volume. With `network`, also in a network
     namespace of its own with loopback up, as a pod without hostNetwork."""
     script = ["set -e", *(["ip link set lo up"] if network else [])]
+    covered = set()
     for source, target, read_only in mounts:
         parent = os.path.dirname(target)
         assert parent != "/", target
-        script += [f"mount -t tmpfs tmpfs '{parent}'", f"mkdir -p '{target}'",
-                   f"mount --bind {'-o ro ' if read_only else ''}'{source}' '{target}'"]
+        if parent not in covered:
+            script.append(f"mount -t tmpfs tmpfs '{parent}'")
+            covered.add(parent)
+        script += [f"mkdir -p '{target}'", f"mount --bind {'-o ro ' if read_only else ''}'{source}' '{target}'"]
     script.append('exec "$@"')
     return ["unshare", "--mount", *(["--net"] if network else []), "--propagation", "private", "--",
             "sh", "-c", "\n".join(script), "sh", *command]
@@ -427,15 +450,33 @@ def with_capabilities(added, no_new_privs, command):
             *(["--no-new-privs"] if no_new_privs else []), *command]
 
 
+# This machine is not a node: its cgroup2 tree is where mountinfo says, not always at
+# /sys/fs/cgroup, and /host does not exist to hold a mount point. The test binds it next to
+# the socket folder and points --cgroup-root there; every other arg is as written.
+CGROUP_ROOT_HERE = "/run/node-cgroup"
+
+
+def cgroup2_here():
+    with open("/proc/self/mountinfo") as mounts:
+        for line in mounts:
+            fields, _, rest = line.partition(" - ")
+            if rest.split()[0] == "cgroup2":
+                return fields.split()[4]
+    raise AssertionError("no cgroup2 hierarchy is mounted on this machine")
+
+
 def start_daemonset_container(node_folder, added, no_new_privs):
-    """dmabufd as the DaemonSet's container: its args, its mount of the node folder, its
-    capabilities, a network namespace of its own (the pod's)."""
+    """dmabufd as the DaemonSet's container: its args, its mount of the node folder and of
+    the node's cgroup tree (see CGROUP_ROOT_HERE), its capabilities, a network namespace of
+    its own (the pod's)."""
     pod, container = daemon_container(documents((MANIFESTS / "daemonset.yaml").read_text()))
     socket = option(container["args"], "--socket")
     served, _, volume = node_path(pod, container, socket)
     mount = next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == volume["name"])
-    command = with_capabilities(added, no_new_privs, [DMABUFD, *container["args"]])
-    process = subprocess.Popen(in_container([(node_folder, mount, False)], command, network=True),
+    args = [f"--cgroup-root={CGROUP_ROOT_HERE}" if arg.startswith("--cgroup-root") else arg for arg in container["args"]]
+    command = with_capabilities(added, no_new_privs, [DMABUFD, *args])
+    mounts = [(node_folder, mount, False), (cgroup2_here(), CGROUP_ROOT_HERE, True)]
+    process = subprocess.Popen(in_container(mounts, command, network=True),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return process, os.path.join(node_folder, os.path.relpath(served, volume["hostPath"]["path"]))
 
@@ -472,6 +513,23 @@ def node_folder(tmp_path):
     return str(folder)
 
 
+def run_sidecar(pod, container, node_folder):
+    """A sidecar as the pod runs it: its args, environment and uid, the node folder mounted
+    read-only where the pod mounts it; stdout unbuffered for first_line."""
+    user = pod["securityContext"]["runAsUser"]
+    mount = next(m["mountPath"] for m in container["volumeMounts"] if m.get("readOnly"))
+    env = {"PATH": os.environ["PATH"], **{e["name"]: e["value"] for e in container["env"]}}
+    as_pod = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--no-new-privs",
+              "--bounding-set=-all", DMABUFCTL, *container["args"]]
+    return subprocess.Popen(in_container([(node_folder, mount, True)], as_pod), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+
+
+def own_cgroup():
+    with open("/proc/self/cgroup") as cgroups:
+        return next(line.split(":", 2)[2].strip() for line in cgroups if line.startswith("0::"))
+
+
 @pytest.mark.parametrize("variant", ["base", "no-sys-admin"])
 def test_the_daemonset_container_starts_serves_and_the_sidecar_follows_it(variant, node_folder):
     if variant == "base":
@@ -482,38 +540,38 @@ def test_the_daemonset_container_starts_serves_and_the_sidecar_follows_it(varian
         added, escalation = no_sys_admin_patch()
         no_new_privs = not escalation
     dmabufd, socket = start_daemonset_container(node_folder, added, no_new_privs)
-    follower = None
+    followers = {}
     try:
         assert wait_for_socket(socket, dmabufd, timeout=60), dmabufd.communicate()[0]
         with RawClient(socket) as client:
             assert "error" not in client.call(MONITOR + "Status")
         probe_answers(dmabufd.pid)
 
-        # The sidecar exactly as the pod runs it: its args, its environment, its uid, the
+        # Each sidecar exactly as the pod runs it: its args, its environment, its uid, the
         # node folder mounted read-only where the pod mounts it.
-        pod, watcher = sidecar(documents((EXAMPLE_APP / "pod.yaml").read_text()))
-        user = pod["securityContext"]["runAsUser"]
-        mount = next(m["mountPath"] for m in watcher["volumeMounts"] if m.get("readOnly"))
-        env = {"PATH": os.environ["PATH"], **{e["name"]: e["value"] for e in watcher["env"]}}
-        as_pod = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--no-new-privs",
-                  "--bounding-set=-all", DMABUFCTL, *watcher["args"]]
-        follower = subprocess.Popen(in_container([(node_folder, mount, True)], as_pod), env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-        first = json.loads(first_line(follower))
+        manifest = documents((EXAMPLE_APP / "pod.yaml").read_text())
+        followers = {name: run_sidecar(*sidecar(manifest, name), node_folder) for name in SIDECARS}
+        _, watcher = sidecar(manifest, "dmabuf-watch")
+        first = json.loads(first_line(followers["dmabuf-watch"]))
         names, prefixes = watched(watcher["args"])
         assert sorted((m["name"], m["prefix"]) for m in first["matches"]) == sorted(
             [(name, False) for name in names] + [(prefix, True) for prefix in prefixes]), first
+        # Mine: dmabufd found the sidecar's cgroup (this test's) from its connection, and
+        # named it from the node's tree.
+        mine = json.loads(first_line(followers["dmabuf-mine"]))
+        assert mine["cgroup"]["path"] == own_cgroup() and mine["processes"] == [], mine
 
         # dmabufd stopping (a rolling update) ends the sidecar with 69, which the kubelet
         # answers by starting it again.
         code, output = stop(dmabufd)
         assert code == 0, output
         assert "kept: none" in output, output
-        code, _, err = ended(follower)
-        assert code == 69, err
+        for name, follower in followers.items():
+            code, _, err = ended(follower)
+            assert code == 69, (name, err)
         assert os.listdir(node_folder) == [], "dmabufd left its socket behind"
     finally:
-        for process in (follower, dmabufd):
+        for process in (*followers.values(), dmabufd):
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait()

@@ -5,12 +5,14 @@ import Synchronization
 /// number of its directory, so one walk of the mounted tree names every cgroup; a walk
 /// runs again when an id it has not seen turns up (a cgroup made since).
 final class CgroupPaths: Sendable {
-    /// Where cgroup2 is mounted, from /proc/self/mountinfo; nil when it is not.
-    private let root: String?
+    /// Where the cgroup2 hierarchy is mounted; nil when it is not.
+    let root: String?
     private let known = Mutex<[UInt64: String]>([:])
 
-    init(mountInfo: String? = readTextFile("/proc/self/mountinfo", limit: 1 << 20)) {
-        root = mountInfo.flatMap(Self.cgroup2Root)
+    /// - Parameter root: where the hierarchy is (a container's view of the host's, say);
+    ///   by default where /proc/self/mountinfo says cgroup2 is mounted.
+    init(root: String? = nil, mountInfo: String? = readTextFile("/proc/self/mountinfo", limit: 1 << 20)) {
+        self.root = root ?? mountInfo.flatMap(Self.cgroup2Root)
     }
 
     /// The path of the cgroup with `id` from the hierarchy's root (`/` for the root

@@ -116,6 +116,17 @@ public struct DaemonCommand: ParsableCommand {
             """)
     var metricsMinIntervalMsec = Int(MetricsCollector.defaultMinInterval / .milliseconds(1))
 
+    @Option(
+        help: ArgumentHelp(
+            """
+            Where the host's cgroup2 hierarchy is, to name the cgroups of Processes, Cgroups and \
+            Mine; by default the cgroup2 mount this process sees. In a container, whose own view \
+            is its cgroup alone: the host's /sys/fs/cgroup mounted read-only, e.g. at \
+            /host/sys/fs/cgroup.
+            """, valueName: "path"),
+        completion: .directory)
+    var cgroupRoot: String?
+
     @Flag(
         help: """
             Add dmabufd_cgroup_bytes{cgroup} to the metrics: what each cgroup subtree holding \

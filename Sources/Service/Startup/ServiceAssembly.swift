@@ -22,7 +22,8 @@ public struct ServiceAssembly {
         let monitor = BufferMonitor(backend: prepared.program, eventLoop: passThread.next())
         let policy = prepared.policy
         let counters = ServiceCounters()
-        let cgroups = CgroupPaths()
+        let cgroups = CgroupPaths(root: options.cgroupRoot)
+        logger.info("cgroups are named from \(cgroups.root ?? "nowhere: no cgroup2 hierarchy is mounted")")
         let metrics = MetricsCollector(
             monitor: monitor, counters: counters, minInterval: .milliseconds(options.metricsMinIntervalMsec),
             version: ProductVersion.string, kernel: prepared.kernel, cgroups: options.metricsCgroups ? cgroups : nil)
