@@ -51,11 +51,31 @@ struct css_set {
 	struct cgroup *dfl_cgrp; /* the task's cgroup in the v2 hierarchy */
 } __attribute__((preserve_access_index));
 
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct pid_namespace {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+} __attribute__((preserve_access_index));
+
+struct pid {
+	unsigned int level; /* numbers[level] is the innermost namespace's */
+	struct upid numbers[];
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int tgid;
 	char comm[16];
 	struct cred *cred; /* const in the kernel; CO-RE does not care */
 	struct css_set *cgroups;
+	struct pid *thread_pid;
+	struct task_struct *group_leader;
 } __attribute__((preserve_access_index));
 
 struct vm_area_struct {

@@ -46,7 +46,11 @@ enum dmabufd_collect {
 enum dmabufd_hold {
 	DMABUFD_HOLD_FD = 0,      /* an open file descriptor */
 	DMABUFD_HOLD_MAPPING = 1, /* a mapping of the buffer (its fd may be closed) */
+	DMABUFD_IDENTITY = 2,     /* no hold: a client that asked, and its pid namespace */
 };
+
+/* Clients one walk can identify at most ("asking" map). */
+#define DMABUFD_MAX_ASKING 1024
 
 /* One hold of one buffer by one process, as the task iterators write it to
  * their seq_file: user space reads whole records and joins them on the inode. */
@@ -58,7 +62,8 @@ struct dmabufd_holder_record {
 	__u32 tgid;      /* the process, in the reader's pid namespace */
 	__u32 uid;       /* its effective uid */
 	__u32 hold;      /* enum dmabufd_hold */
-	__u32 reserved;
+	__u32 ns_pid;    /* the process's id in its own (innermost) pid namespace */
+	__u64 pid_ns;    /* that namespace's inode number (its ns.inum) */
 	char comm[16];
 };
 

@@ -54,6 +54,6 @@ _Static_assert(sizeof(struct dmabufd_slot_stats) % 8 == 0, "array stride must eq
 _Static_assert(sizeof(struct dmabufd_record) == 80, "ring buffer record layout");
 _Static_assert(offsetof(struct dmabufd_globals, finished_pass_id) == 40, "globals layout");
 _Static_assert(sizeof(struct dmabufd_globals) == 56, "globals layout");
-_Static_assert(sizeof(struct dmabufd_holder_record) == 64, "holder record layout");
+_Static_assert(sizeof(struct dmabufd_holder_record) == 72, "holder record layout");
 
 #endif /* CLIBBPF_SHIM_H */

@@ -1,6 +1,7 @@
 /// `type Process`: one process that holds DMA-BUFs, by an open file descriptor or a mapping.
 public struct Process: Sendable, Equatable {
-    /// The process (thread group) id, as the service's pid namespace numbers it.
+    /// The process (thread group) id, as the caller's pid namespace numbers it; 0 for a
+    /// process outside that namespace.
     public var pid: Int
     /// Its effective uid.
     public var uid: Int

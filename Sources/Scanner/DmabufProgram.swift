@@ -130,8 +130,8 @@ public final class DmabufProgram: ScanBackend {
         return nil
     }
 
-    public func readHolders() throws(ScannerError) -> [HolderRecord] {
-        try holders.get().read()
+    public func readHolders(identifying pids: Set<UInt32>) throws(ScannerError) -> HolderWalk {
+        try holders.get().read(identifying: pids)
     }
 
     public func stats(for watch: Watch) -> NameStats {

@@ -12,6 +12,7 @@ final class HolderIterators {
 
     private let object: OpaquePointer  // struct bpf_object *
     private let links: [OpaquePointer]  // struct bpf_link *, one per program
+    private let askingFD: Int32
 
     /// Loads the embedded object and attaches both iterators. The caller has run
     /// `KernelProbe.requireLoadable` and `KernelProbe.hasTaskIterators`.
@@ -41,6 +42,7 @@ final class HolderIterators {
         }
         self.object = object
         self.links = links
+        askingFD = bpf_object__find_map_fd_by_name(object, "asking")
     }
 
     deinit {
@@ -48,11 +50,26 @@ final class HolderIterators {
         bpf_object__close(object)
     }
 
-    /// Every hold of a DMA-BUF by a process now: its open fds, then its mappings.
-    func read() throws(ScannerError) -> [HolderRecord] {
-        var records: [HolderRecord] = []
-        for link in links { records += try Self.read(link) }
-        return records
+    /// Every hold of a DMA-BUF by a process now (its open fds, then its mappings), and the
+    /// pid namespace of each process of `identifying` (at most DMABUFD_MAX_ASKING).
+    func read(identifying pids: Set<UInt32>) throws(ScannerError) -> HolderWalk {
+        for pid in pids.prefix(Int(DMABUFD_MAX_ASKING)) {
+            var key = pid
+            var one: UInt8 = 1
+            // A full map leaves that client unidentified, not the walk failed.
+            _ = bpf_map_update_elem(askingFD, &key, &one, UInt64(BPF_ANY))
+        }
+        var walk = HolderWalk(holders: [])
+        for link in links {
+            for record in try Self.read(link) {
+                if case .identity(let namespaced) = record.hold {
+                    walk.identified[record.pid] = namespaced
+                } else {
+                    walk.holders.append(record)
+                }
+            }
+        }
+        return walk
     }
 
     /// One walk of one iterator: a fresh instance, read to its end.

@@ -14,9 +14,10 @@ public protocol ScanBackend: AnyObject {
     func remove(_ watch: Watch)
     /// Runs one pass over every DMA-BUF, returning the records of the buffers `collecting` asks for.
     func runPass(collecting: BufferCollection) throws(ScannerError) -> PassReport
-    /// Every hold of a DMA-BUF by a process now (open fds and mappings). Throws
-    /// `attributionUnavailable` where the kernel cannot tell.
-    func readHolders() throws(ScannerError) -> [HolderRecord]
+    /// Every hold of a DMA-BUF by a process now (open fds and mappings), and which pid
+    /// namespace each of `identifying` is in. Throws `attributionUnavailable` where the
+    /// kernel cannot tell.
+    func readHolders(identifying pids: Set<UInt32>) throws(ScannerError) -> HolderWalk
     /// What the last completed pass saw of `watch`: zero if it is not watched, was
     /// inserted after that pass, or no buffer matched it. No syscall.
     func stats(for watch: Watch) -> NameStats

@@ -23,4 +23,10 @@ public enum PidfdInfo {
         guard info.mask & infoCgroupID != 0 else { throw Errno(EOPNOTSUPP) }
         return info.cgroupID
     }
+
+    /// The inode number of this process's own pid namespace.
+    public static func ownPidNamespace() -> UInt64? {
+        var status = stat()
+        return stat("/proc/self/ns/pid", &status) == 0 ? UInt64(status.st_ino) : nil
+    }
 }

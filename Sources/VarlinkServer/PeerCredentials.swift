@@ -19,7 +19,9 @@ public struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
         self.cgroupID = cgroupID
     }
 
-    public var description: String { "uid=\(uid) gid=\(gid) pid=\(pid)" }
+    public var description: String {
+        "uid=\(uid) gid=\(gid) pid=\(pid)" + (cgroupID.map { " cgroup=\($0)" } ?? "")
+    }
 
     /// Reads `SO_PEERCRED` on a freshly accepted Unix socket.
     static func of(_ channel: any Channel) -> EventLoopFuture<PeerCredentials> {

@@ -51,8 +51,16 @@ extension Trait where Self == ConditionTrait {
         let program = try DmabufProgram(capacity: 4)
         #expect(program.attributionProblem == nil, "iter/task_file and iter/task_vma load on this kernel")
         // Every process's files and mappings are walked; none is a DMA-BUF on this host.
-        #expect(try program.readHolders().isEmpty)
-        #expect(try program.readHolders().isEmpty, "each read is a fresh walk")
+        let me = UInt32(getpid())
+        let walk = try program.readHolders(identifying: [me, UInt32(Int32.max)])
+        #expect(walk.holders.isEmpty)
+        var status = stat()
+        #expect(stat("/proc/self/ns/pid", &status) == 0)
+        #expect(
+            walk.identified == [me: HolderWalk.Namespaced(pid: me, namespace: UInt64(status.st_ino))],
+            "this process found in its pid namespace; a pid no task has, not at all")
+        let again = try program.readHolders(identifying: [])
+        #expect(again.holders.isEmpty && again.identified.isEmpty, "each read is a fresh walk")
     }
 
     @Test(.loadsTheProgram) func collectingReturnsNoRecordsAndDropsNone() throws {

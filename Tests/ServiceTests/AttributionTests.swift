@@ -71,3 +71,38 @@ struct CgroupPathsTests {
         #expect(CgroupPaths.cgroup2Root(in: "1 0 0:1 / / rw - ext4 /dev/vda rw") == nil)
     }
 }
+
+@Suite struct PidViewTests {
+    private let record = HolderRecord(
+        inode: 1, size: 1, pid: 4242, uid: 0, cgroupID: 1, command: "app", hold: .fd(3), namespacedPID: 7,
+        pidNamespace: 900)
+
+    @Test func aClientOfTheServicesNamespaceGetsItsPids() {
+        #expect(PidView(client: 100, service: 100).pid(of: record) == 4242)
+        #expect(PidView(client: nil, service: 100).pid(of: record) == 4242, "the kernel did not tell: SO_PEERCRED's")
+    }
+
+    @Test func aClientOfAnotherNamespaceGetsItsOwnNumbersOrZero() {
+        #expect(PidView(client: 900, service: 100).pid(of: record) == 7)
+        #expect(PidView(client: 901, service: 100).pid(of: record) == 0, "never a host pid")
+    }
+}
+
+/// What the kernel tells of a peer through its pidfd, on this machine's kernel.
+@Suite struct PidfdInfoTests {
+    @Test func aPeersCgroupComesFromItsPidfd() throws {
+        var pair: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
+        defer { pair.forEach { Descriptor.close($0) } }
+        var pidfd: Int32 = -1
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        #expect(getsockopt(pair[0], SOL_SOCKET, 77, &pidfd, &length) == 0, "SO_PEERPIDFD")
+        defer { Descriptor.close(pidfd) }
+        var status = stat()
+        let root = try #require(CgroupPaths.cgroup2Root(in: readTextFile("/proc/self/mountinfo")!))
+        let path = try #require(readTextFile("/proc/self/cgroup")?.split(separator: "\n")
+            .first { $0.hasPrefix("0::") }?.dropFirst(3))
+        #expect(lstat(root + (path == "/" ? "" : String(path)), &status) == 0)
+        #expect(try PidfdInfo.cgroupID(of: pidfd) == UInt64(status.st_ino), "this process's own cgroup")
+    }
+}

@@ -93,7 +93,9 @@ final class FakeKernel: ScanBackend, Sendable {
     /// What the next walks of the holders find, or why they fail.
     func holders(_ holders: Result<[HolderRecord], ScannerError>) { state.withLock { $0.holders = holders } }
 
-    func readHolders() throws(ScannerError) -> [HolderRecord] { try state.withLock { $0.holders }.get() }
+    func readHolders(identifying pids: Set<UInt32>) throws(ScannerError) -> HolderWalk {
+        HolderWalk(holders: try state.withLock { $0.holders }.get())
+    }
 
     func stats(for watch: Watch) -> NameStats {
         state.withLock { $0.watched.contains(watch) ? $0.stats[watch] ?? .zero : .zero }

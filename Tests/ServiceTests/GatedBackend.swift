@@ -32,7 +32,7 @@ final class GatedBackend: ScanBackend, Sendable {
         return PassReport(totals: totals, buffers: [])
     }
 
-    func readHolders() throws(ScannerError) -> [HolderRecord] { [] }
+    func readHolders(identifying pids: Set<UInt32>) throws(ScannerError) -> HolderWalk { HolderWalk(holders: []) }
 
     func stats(for key: Watch) -> NameStats {
         names.withLock { $0.contains(key) } ? NameStats(count: 1, bytes: UInt64(key.bytes.count)) : .zero

@@ -30,9 +30,10 @@ class Holders:
         self.cgroups.append(path)
         return path
 
-    def start(self, name, fds=(), dups=(), maps=(), threads=0, cgroup=None, uid=None):
-        """A holder of the fds given (kept, duplicated or mapped); its pid once it holds them."""
-        args = [sys.executable, HOLDER, "--name", name, "--threads", str(threads)]
+    def start(self, name, fds=(), dups=(), maps=(), threads=0, cgroup=None, uid=None, launcher=()):
+        """A holder of the fds given (kept, duplicated or mapped); its pid once it holds them
+        (as its own pid namespace numbers it: `launcher` may start it in another)."""
+        args = [*launcher, sys.executable, HOLDER, "--name", name, "--threads", str(threads)]
         args += [f"--fd={fd}" for fd in fds] + [f"--dup={fd}" for fd in dups] + [f"--map={fd}" for fd in maps]
         if cgroup:
             args += ["--cgroup", cgroup]
@@ -285,3 +286,43 @@ def test_metrics_report_kernel_held_and_per_cgroup_bytes(daemon, buffers, holder
     assert metrics.value("dmabufd_kernel_held_buffers") == 1
     assert metrics.value("dmabufd_kernel_held_bytes") == 3 * page
     assert metrics.by("dmabufd_cgroup_bytes", "cgroup") == {"/": 2 * page, "/dmabufd-metrics": 2 * page}
+
+
+PROCESSES_CLIENT = """
+import json, sys
+sys.path[:0] = sys.argv[2:]
+from varlink_raw import MONITOR, RawClient
+with RawClient(sys.argv[1]) as client:
+    print(json.dumps(client.call(MONITOR + "Processes")))
+"""
+
+
+def test_a_client_in_its_own_pid_namespace_never_sees_a_host_pid(daemon, buffers, holders):
+    """A client in a pid namespace of its own (a container without the host's) gets its
+    namespace's numbers for the processes there and 0 for every other. The walk itself
+    tells dmabufd the client's namespace (its pidfd would not: that needs a ptrace check
+    dmabufd, with no capability left, fails for other users)."""
+    inner_buffer, outer_buffer = (buffers.create(f"hold-ns-{n}", PAGE_SIZE, "udmabuf")[0] for n in ("in", "out"))
+    # A holder in a pid namespace of its own, where it is pid 1; `unshare` (root, which
+    # keeps the passed fd too) is its parent.
+    inner = holders.start("holder-ns-in", fds=[buffers.buffers[inner_buffer].fd], uid=NOBODY,
+                          launcher=["unshare", "--pid", "--fork", "--kill-child"])
+    assert inner == 1
+    unshare = holders.processes[-1].pid
+    with open(f"/proc/{unshare}/task/{unshare}/children") as children:
+        inner_on_host = int(children.read().split()[0])
+    outer = holders.start("holder-ns-out", fds=[buffers.buffers[outer_buffer].fd], uid=NOBODY)
+    for ident in (inner_buffer, outer_buffer):
+        buffers.close(ident)
+
+    paths = [os.path.join(os.path.dirname(HERE), "integration")]
+    as_user_inside = ["nsenter", f"--target={inner_on_host}", "--pid", "--", "setpriv", f"--reuid={NOBODY}",
+                      f"--regid={NOBODY}", "--clear-groups", sys.executable, "-c", PROCESSES_CLIENT, daemon.socket,
+                      *paths]
+    asked = subprocess.run(as_user_inside, capture_output=True, text=True, timeout=120)
+    assert asked.returncode == 0, asked.stderr
+    seen = {p["command"]: p["pid"] for p in json.loads(asked.stdout)["parameters"]["processes"]}
+    assert seen == {"holder-ns-in": 1, "holder-ns-out": 0}, "its own namespace's numbers, 0 for the host's"
+    with daemon.client() as client:
+        host = {p["command"]: p["pid"] for p in call(client, "Processes")["processes"]}
+    assert host == {"holder-ns-in": inner_on_host, "holder-ns-out": outer, "unshare": unshare}

@@ -9,6 +9,8 @@ struct Attribution {
     /// One process's holds.
     struct Holding: Equatable {
         var pid: UInt32
+        var namespacedPID: UInt32
+        var pidNamespace: UInt64
         var uid: UInt32
         var command: String
         var cgroupID: UInt64
@@ -29,7 +31,8 @@ struct Attribution {
     init(holders: [HolderRecord]) {
         for record in holders {
             holdings[record.pid, default: Holding(
-                pid: record.pid, uid: record.uid, command: record.command, cgroupID: record.cgroupID)]
+                pid: record.pid, namespacedPID: record.namespacedPID, pidNamespace: record.pidNamespace,
+                uid: record.uid, command: record.command, cgroupID: record.cgroupID)]
                 .add(record)
         }
         for holding in holdings.values {
@@ -111,6 +114,7 @@ extension Attribution.Holding {
         switch record.hold {
         case .fd: fds += 1
         case .mapping(let start): mappings.insert(start)
+        case .identity: break  // a walk's identities are not holds (HolderWalk keeps them apart)
         }
     }
 }

@@ -1,5 +1,6 @@
 import DmabufProtocol
 import DmabufScanner
+import DmabufSystem
 import Logging
 import VarlinkServer
 
@@ -15,6 +16,8 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     private let maxNamesPerCall: Int
     private let kernelRelease: String
     private let cgroups: CgroupPaths
+    /// The service's own pid namespace, which the pids of its replies are in.
+    private let pidNamespace = PidfdInfo.ownPidNamespace()
     private let logger: Logger
 
     /// - Parameter maxNamesPerCall: names and prefixes one call may carry, whoever calls.
@@ -92,11 +95,14 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             let holders = request.holders ?? false
             let watches = try watches(names: request.names ?? [], prefixes: request.prefixes)
             let outcome = try await answering { () throws(MonitorError) in
-                try await monitor.scan(watches, by: client.connection, quota: quota, details: details, holders: holders)
+                try await monitor.scan(
+                    watches, by: client.connection, quota: quota, details: details, holders: holders,
+                    asker: asker(client))
             }
             let uid = client.peer.uid
             let visible: (HolderRecord) -> Bool = { grant.allProcesses || $0.uid == uid }
-            return ScanReply(outcome, details: details, holders: holders ? visible : nil).parameters
+            return ScanReply(outcome, details: details, holders: holders ? visible : nil, pids: pids(in: outcome))
+                .parameters
         case .list:
             _ = try NoParameters(parameters: call.parameters)
             let outcome = try await answering { () throws(MonitorError) in try await monitor.list(by: client.connection) }
@@ -117,14 +123,14 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         case .processes:
             _ = try NoParameters(parameters: call.parameters)
             let outcome = try await answering { () throws(MonitorError) in
-                try await monitor.attribution(by: client.connection)
+                try await monitor.attribution(by: client.connection, asker: asker(client))
             }
             let visible = grant.allProcesses ? nil : client.peer.uid
-            return ProcessesReply(outcome, visibleTo: visible, cgroups: cgroups).parameters
+            return ProcessesReply(outcome, visibleTo: visible, cgroups: cgroups, pids: pids(in: outcome)).parameters
         case .cgroups:
             _ = try NoParameters(parameters: call.parameters)
             let outcome = try await answering { () throws(MonitorError) in
-                try await monitor.attribution(by: client.connection)
+                try await monitor.attribution(by: client.connection, asker: asker(client))
             }
             return CgroupsReply(outcome, cgroups: cgroups).parameters
         case .mine:
@@ -136,9 +142,9 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
                         + "(SO_PEERPIDFD and PIDFD_GET_INFO, Linux 6.13+, on a cgroup2 hierarchy)")
             }
             let outcome = try await answering { () throws(MonitorError) in
-                try await monitor.attribution(by: client.connection)
+                try await monitor.attribution(by: client.connection, asker: asker(client))
             }
-            return MineReply(outcome, cgroup: path, cgroups: cgroups).parameters
+            return MineReply(outcome, cgroup: path, cgroups: cgroups, pids: pids(in: outcome)).parameters
         case .subscribe:
             preconditionFailure("Subscribe is served as a stream")
         }
@@ -159,6 +165,16 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             replies: SubscriptionReplies(updates: updates, details: details),
             stalled: { timeout in Reply(error: .subscriberStalled(timeoutMsec: Int(timeout / .milliseconds(1)))) },
             shuttingDown: Reply(error: .shuttingDown()))
+    }
+
+    /// How the asking client names processes: from another pid namespace, never by a host pid.
+    private func pids(in outcome: PassOutcome) -> PidView {
+        PidView(client: outcome.askerNamespace?.namespace, service: pidNamespace)
+    }
+
+    /// The client's pid as the walk knows tasks (the service's pid namespace, SO_PEERCRED's).
+    private func asker(_ client: ClientContext) -> UInt32? {
+        client.peer.pid > 0 ? UInt32(client.peer.pid) : nil
     }
 
     /// The monitor's answer, or its refusal as the error reply that names it.

@@ -6,9 +6,9 @@ import DmabufScanner
 extension ScanReply {
     /// What a pass saw of a request's watches; with `details`, each match lists its buffers;
     /// with `holders`, the processes that hold them, those `holders` lets the caller see.
-    init(_ outcome: PassOutcome, details: Bool, holders: ((HolderRecord) -> Bool)? = nil) {
+    init(_ outcome: PassOutcome, details: Bool, holders: ((HolderRecord) -> Bool)? = nil, pids: PidView? = nil) {
         self.init(
-            matches: outcome.matches(details: details, holders: holders),
+            matches: outcome.matches(details: details, holders: holders, pids: pids),
             scan: ScanInfo(outcome.totals, detailed: details || holders != nil))
     }
 }
@@ -16,13 +16,13 @@ extension ScanReply {
 extension PassOutcome {
     /// One match per watch, in the order of `watches`. `holders`: which of the walk's
     /// records the caller may see; nil for no holders.
-    func matches(details: Bool, holders visible: ((HolderRecord) -> Bool)? = nil) -> [Match] {
+    func matches(details: Bool, holders visible: ((HolderRecord) -> Bool)? = nil, pids: PidView? = nil) -> [Match] {
         let records = visible.map { (self.holders ?? []).filter($0) }
         return watches.map { watch, stats in
             let matched = buffers.filter { watch.matches($0.name) }
             return Match(
                 watch: watch, stats: stats, buffers: details ? matched : nil,
-                holders: records.map { Holder.holding(Set(matched.map(\.inode)), in: $0) })
+                holders: records.map { Holder.holding(Set(matched.map(\.inode)), in: $0, pids: pids) })
         }
     }
 }
@@ -30,12 +30,13 @@ extension PassOutcome {
 extension Holder {
     /// The processes among `records` that hold any of `inodes`, each with the total size of
     /// those it holds (each buffer once), largest first, then by pid.
-    static func holding(_ inodes: Set<UInt64>, in records: [HolderRecord]) -> [Holder] {
-        var held: [UInt32: (command: String, sizes: [UInt64: UInt64])] = [:]
+    static func holding(_ inodes: Set<UInt64>, in records: [HolderRecord], pids: PidView?) -> [Holder] {
+        var held: [UInt32: (pid: Int, command: String, sizes: [UInt64: UInt64])] = [:]
         for record in records where inodes.contains(record.inode) {
-            held[record.pid, default: (record.command, [:])].sizes[record.inode] = record.size
+            held[record.pid, default: (pids?.pid(of: record) ?? Int(record.pid), record.command, [:])]
+                .sizes[record.inode] = record.size
         }
-        return held.map { Holder(pid: Int($0.key), command: $0.value.command, bytes: Int($0.value.sizes.values.reduce(0, +))) }
+        return held.values.map { Holder(pid: $0.pid, command: $0.command, bytes: Int($0.sizes.values.reduce(0, +))) }
             .sorted { ($0.bytes, $1.pid) > ($1.bytes, $0.pid) }
     }
 }
@@ -86,9 +87,9 @@ extension Buffer {
 }
 
 extension Process {
-    init(_ holding: Attribution.Holding, in attribution: Attribution, cgroup: String) {
+    init(_ holding: Attribution.Holding, in attribution: Attribution, cgroup: String, pids: PidView) {
         self.init(
-            pid: Int(holding.pid), uid: Int(holding.uid), command: holding.command, cgroup: cgroup,
+            pid: pids.pid(of: holding), uid: Int(holding.uid), command: holding.command, cgroup: cgroup,
             rss: Int(holding.rss), pss: Int(attribution.pss(of: holding)), buffers: holding.sizes.count,
             fds: holding.fds, mappings: holding.mappings.count)
     }
@@ -110,11 +111,11 @@ extension Cgroup {
 extension ProcessesReply {
     /// Who held the pass's buffers, largest pss first. `visibleTo`: only that uid's
     /// processes, for a client the policy does not show every process to.
-    init(_ outcome: PassOutcome, visibleTo uid: UInt32?, cgroups: CgroupPaths) {
+    init(_ outcome: PassOutcome, visibleTo uid: UInt32?, cgroups: CgroupPaths, pids: PidView) {
         let attribution = Attribution(holders: outcome.holders ?? [])
         let processes = attribution.holdings.values
             .filter { uid == nil || $0.uid == uid }
-            .map { Process($0, in: attribution, cgroup: cgroups.path(of: $0.cgroupID)) }
+            .map { Process($0, in: attribution, cgroup: cgroups.path(of: $0.cgroupID), pids: pids) }
             .sorted(by: Process.byShare)
         // Every buffer of the pass is needed to tell which no process holds.
         let complete = outcome.totals.recordsDropped == 0
@@ -139,12 +140,12 @@ extension CgroupsReply {
 extension MineReply {
     /// The subtree of the cgroup at `path`: its totals (zero when it holds nothing) and its
     /// processes, largest pss first, whatever their uid.
-    init(_ outcome: PassOutcome, cgroup path: String, cgroups: CgroupPaths) {
+    init(_ outcome: PassOutcome, cgroup path: String, cgroups: CgroupPaths, pids: PidView) {
         let attribution = Attribution(holders: outcome.holders ?? [])
         let processes = attribution.holdings.values
             .map { ($0, cgroups.path(of: $0.cgroupID)) }
             .filter { Attribution.isWithin($0.1, path) }
-            .map { Process($0.0, in: attribution, cgroup: $0.1) }
+            .map { Process($0.0, in: attribution, cgroup: $0.1, pids: pids) }
             .sorted(by: Process.byShare)
         let subtree = attribution.subtrees { cgroups.path(of: $0.cgroupID) }[path] ?? Attribution.Subtree()
         self.init(cgroup: Cgroup(path: path, subtree), processes: processes, scan: ScanInfo(outcome.totals, detailed: true))

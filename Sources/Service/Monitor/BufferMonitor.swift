@@ -51,6 +51,8 @@ public actor BufferMonitor {
         let collecting: BufferCollection
         /// Whether it wants the holders walked right after the pass.
         let holders: HoldersWanted
+        /// The asking client's pid, for the walk to tell its pid namespace.
+        let asker: UInt32?
         let continuation: CheckedContinuation<Result<PassOutcome, MonitorError>, Never>
     }
 
@@ -97,12 +99,13 @@ public actor BufferMonitor {
     /// With `holders`, also the walk of the holders that followed the pass (and the
     /// matched buffers' records, to join them with).
     public func scan(
-        _ extra: [Watch], by connection: ConnectionID, quota: Int, details: Bool = false, holders: Bool = false
+        _ extra: [Watch], by connection: ConnectionID, quota: Int, details: Bool = false, holders: Bool = false,
+        asker: UInt32? = nil
     ) async throws(MonitorError) -> PassOutcome {
         let plan = try apply { () throws(WatchError) in try registry.planScanHold(extra, by: connection, quota: quota) }
         return try await nextPass(
             connection: connection, held: plan.held, collecting: details || holders ? .matched : .none,
-            holders: holders ? .required : .no)
+            holders: holders ? .required : .no, asker: asker)
     }
 
     /// Runs (or joins) the next pass with every buffer's record collected.
@@ -112,8 +115,11 @@ public actor BufferMonitor {
 
     /// Runs (or joins) the next pass with every buffer's record collected, and walks every
     /// process's fds and mappings right after it: who holds what.
-    public func attribution(by connection: ConnectionID) async throws(MonitorError) -> PassOutcome {
-        try await nextPass(connection: connection, held: [], collecting: .all, holders: .required)
+    /// `asker`: the client's pid, whose pid namespace the walk tells (`PassOutcome.askerNamespace`).
+    public func attribution(by connection: ConnectionID, asker: UInt32? = nil) async throws(MonitorError)
+        -> PassOutcome
+    {
+        try await nextPass(connection: connection, held: [], collecting: .all, holders: .required, asker: asker)
     }
 
     /// Starts the connection's subscription: an update after the next pass (started now,
@@ -182,12 +188,13 @@ public actor BufferMonitor {
     }
 
     private func nextPass(
-        connection: ConnectionID, held: Set<Watch>, collecting: BufferCollection, holders: HoldersWanted = .no
+        connection: ConnectionID, held: Set<Watch>, collecting: BufferCollection, holders: HoldersWanted = .no,
+        asker: UInt32? = nil
     ) async throws(MonitorError) -> PassOutcome {
         try await withCheckedContinuation { continuation in
             waiting.append(
                 Waiter(
-                    connection: connection, held: held, collecting: collecting, holders: holders,
+                    connection: connection, held: held, collecting: collecting, holders: holders, asker: asker,
                     continuation: continuation))
             schedulePass()
         }.get()
@@ -212,24 +219,26 @@ public actor BufferMonitor {
         }
         statistics.record(result, started: started)
         // One walk for the whole batch, right after its pass.
+        let askers = Set(batch.compactMap { $0.holders == .no ? nil : $0.asker })
         let holders =
-            batch.contains { $0.holders != .no } ? Result { () throws(ScannerError) in try backend.readHolders() } : nil
-        if case .success(let report) = result, case .success(let records) = holders,
+            batch.contains { $0.holders != .no }
+            ? Result { () throws(ScannerError) in try backend.readHolders(identifying: askers) } : nil
+        if case .success(let report) = result, case .success(let walk) = holders,
             batch.contains(where: { $0.collecting == .all })
         {
-            latestAttribution = LatestAttribution(report, holders: records)
+            latestAttribution = LatestAttribution(report, holders: walk.holders)
         }
         for waiter in batch {
-            let walk: Result<[HolderRecord], ScannerError>?
+            let walk: Result<HolderWalk, ScannerError>?
             switch (waiter.holders, holders) {
             case (.required, let holders): walk = holders
-            case (.ifAvailable, .success(let records)): walk = .success(records)
+            case (.ifAvailable, .success(let found)): walk = .success(found)
             default: walk = nil
             }
             waiter.continuation.resume(
                 returning: outcome(
                     of: result, for: waiter.connection, adding: waiter.held, buffers: waiter.collecting != .none,
-                    holders: walk))
+                    holders: walk, asker: waiter.asker))
             removeFromMaps(registry.release(waiter.held))
         }
         publish(result)
@@ -258,7 +267,7 @@ public actor BufferMonitor {
     /// With `holders`, the walk that followed the pass too.
     private func outcome(
         of result: Result<PassReport, ScannerError>, for connection: ConnectionID, adding held: Set<Watch>,
-        buffers: Bool, holders: Result<[HolderRecord], ScannerError>? = nil
+        buffers: Bool, holders: Result<HolderWalk, ScannerError>? = nil, asker: UInt32? = nil
     ) -> SubscriptionUpdate {
         result.mapError(MonitorError.pass).flatMap { report in
             let watches =
@@ -268,7 +277,9 @@ public actor BufferMonitor {
                 totals: report.totals, watches: watches.map { ($0, backend.stats(for: $0)) },
                 buffers: buffers ? report.buffers : [])
             switch holders {
-            case .success(let records): outcome.holders = records
+            case .success(let walk):
+                outcome.holders = walk.holders
+                outcome.askerNamespace = asker.flatMap { walk.identified[$0] }
             case .failure(let error): return .failure(.attribution(error))
             case nil: break
             }

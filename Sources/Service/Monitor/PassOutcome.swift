@@ -11,6 +11,8 @@ public struct PassOutcome: Sendable {
     public var buffers: [BufferRecord]
     /// Who held buffers right after the pass; nil unless the request asked.
     public var holders: [HolderRecord]?
+    /// The asking client's pid namespace, as the walk found it; nil when not asked or not met.
+    public var askerNamespace: HolderWalk.Namespaced?
 }
 
 /// What one pass tells one subscriber: its watch set's state, or why the pass failed.
