@@ -326,3 +326,60 @@ def test_a_client_in_its_own_pid_namespace_never_sees_a_host_pid(daemon, buffers
     with daemon.client() as client:
         host = {p["command"]: p["pid"] for p in call(client, "Processes")["processes"]}
     assert host == {"holder-ns-in": inner_on_host, "holder-ns-out": outer, "unshare": unshare}
+
+
+def test_a_holder_leaving_moves_its_share_to_the_others(daemon, buffers, holders):
+    shared = buffers.create("hold-leave", 4 * PAGE_SIZE, "udmabuf")[0]
+    fd = buffers.buffers[shared].fd
+    leaving = holders.start("holder-leaves", fds=[fd])
+    staying = holders.start("holder-stays", fds=[fd])
+    buffers.close(shared)
+    with daemon.client() as client:
+        before = processes(client)[0]
+        assert (before[leaving]["pss"], before[staying]["pss"]) == (2 * PAGE_SIZE, 2 * PAGE_SIZE)
+        process = next(p for p in holders.processes if p.poll() is None and p.pid == leaving)
+        process.stdin.close()
+        process.wait(timeout=30)
+        after = processes(client)[0]
+    assert leaving not in after
+    assert (after[staying]["pss"], after[staying]["rss"]) == (4 * PAGE_SIZE, 4 * PAGE_SIZE)
+
+
+def test_processes_coming_going_and_moving_during_walks_break_nothing(daemon, buffers, holders):
+    """Holders start, move between cgroups and exit while a client keeps asking: every
+    answer comes, and every row in it is whole and consistent."""
+    import threading
+    ident = buffers.create("hold-churn", PAGE_SIZE, "udmabuf")[0]
+    fd = buffers.buffers[ident].fd
+    cgroups = [holders.cgroup("dmabufd-churn-a"), holders.cgroup("dmabufd-churn-b")]
+    stop = threading.Event()
+
+    def churn():
+        round_ = 0
+        while not stop.is_set():
+            process = subprocess.Popen([sys.executable, HOLDER, "--name", "churner", f"--fd={fd}"], pass_fds=[fd],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            pid = int(process.stdout.readline().split()[1])
+            for cgroup in cgroups:
+                with open(os.path.join(cgroup, "cgroup.procs"), "w") as procs:
+                    procs.write(str(pid))
+            round_ += 1
+            process.stdin.close()
+            process.wait(timeout=30)
+        return round_
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        with daemon.client() as client:
+            for _ in range(20):
+                reply = call(client, "Processes")
+                for row in reply["processes"]:
+                    assert row["pid"] > 0 and row["command"]
+                    assert 0 < row["pss"] <= row["rss"] and row["buffers"] >= 1
+                    assert row["fds"] + row["mappings"] >= 1
+                call(client, "Cgroups")
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert daemon.process.poll() is None, daemon.output()
