@@ -31,9 +31,11 @@ from varlink_raw import MONITOR, RawClient  # noqa: E402
 # The VM subscribes with 10 names each (under TCG the service's per-name work is ~50x slower
 # than on the host); the host, without buffers, with 10 and 1,000.
 FULL = {"ns": [1_000, 10_000, 50_000], "ms": [10, 100, 1_000], "samples": 20, "warmup": 2, "budget": 10.0,
+        "attribution_ns": [10_000, 50_000], "holder_processes": 200,
         "subscribers": 100, "subscribe_seconds": 4.5, "subscribe_ms": [10], "host_subscribe_ms": [10, 1_000],
         "connections": 1_000, "starts": 10, "profile_seconds": 3.0, "metrics_ms": [1_000, 16_384]}
 QUICK = {"ns": [100], "ms": [10], "samples": 2, "warmup": 1, "budget": 5.0,
+         "attribution_ns": [100], "holder_processes": 4,
          "subscribers": 4, "subscribe_seconds": 0.6, "subscribe_ms": [10], "host_subscribe_ms": [10],
          "connections": 20, "starts": 2, "profile_seconds": 0.5, "metrics_ms": [10]}
 MIN_SAMPLES = 5          # a slow method stops after `budget` seconds, but not before this many
@@ -276,6 +278,46 @@ def concurrent_round(connections, selector):
     return next((a for a in answers if a != answers[0]), answers[0]), {"passes": len(ids), "latency_nsec": latencies}
 
 
+def attribution(service, buffers, config, procwalk):
+    """Who holds what, two ways, on the same processes: `holder_processes` processes (sleep,
+    each holding its slice of the buffers by fd) and this one (holding them all). Processes()
+    end to end (call, reply read and decoded) against bench/procwalk, a C walk of every
+    /proc/PID/fdinfo and maps. Both answers, {pid: (rss, pss, buffers, fds, mappings)},
+    must equal the truth of that layout."""
+    items = list(buffers.buffers.values())
+    count = config["holder_processes"]
+    per = -(-len(items) // count)
+    slices = [items[i * per:(i + 1) * per] for i in range(count)]
+    sleepers = [subprocess.Popen(["sleep", "3600"], pass_fds=[b.fd for b in part]) for part in slices]
+    # Each buffer has two holders, this process and one sleeper: pss halves every size.
+    truth = {process.pid: (sum(b.size for b in part), sum(b.size // 2 for b in part), len(part), len(part), 0)
+             for process, part in zip(sleepers, slices)}
+    truth[os.getpid()] = (sum(b.size for b in items), sum(b.size // 2 for b in items), len(items), len(items), 0)
+
+    def ours(client):
+        reply = call(client, "Processes")
+        return {p["pid"]: (p["rss"], p["pss"], p["buffers"], p["fds"], p["mappings"]) for p in reply["processes"]}, {}
+
+    def walked():
+        out = subprocess.run([procwalk], capture_output=True, text=True, check=True).stdout
+        rows = (line.split() for line in out.splitlines())
+        return {int(row[0]): tuple(int(x) for x in row[1:]) for row in rows}, {}
+
+    try:
+        with RawClient(service.socket, timeout=600) as client:
+            result = {"n": len(items), "processes": count + 1,
+                      "ours": measure("Processes", lambda: ours(client), truth, config),
+                      "procwalk": measure("procwalk", walked, truth, config)}
+    finally:
+        for sleeper in sleepers:
+            sleeper.kill()
+            sleeper.wait()
+    print(f"bench: attribution N={len(items)} ({count + 1} processes): Processes "
+          f"{result['ours']['nsec']['median'] / 1e6:.1f} ms, C /proc walk "
+          f"{result['procwalk']['nsec']['median'] / 1e6:.1f} ms", file=sys.stderr, flush=True)
+    return result
+
+
 def debugfs_answer(names):
     """debugfs bufinfo read whole and parsed into the answer (the read is timed apart too)."""
     started = time.perf_counter_ns()
@@ -430,6 +472,8 @@ def run_vm(args, config):
                 print(f"bench: N={n} M={m}: " + ", ".join(
                     f"{method} {cell[method]['nsec']['median'] / 1e6:.2f} ms" for method in
                     ("bare", "scan", "scan64", "debugfs", "fdinfo")), file=sys.stderr, flush=True)
+            if n in config["attribution_ns"]:
+                out.setdefault("attribution", []).append(attribution(service, buffers, config, args.procwalk))
             record["subscribe"] = [row for m in config["subscribe_ms"]
                                    for row in subscribe_overhead(service, m, truth_of(buffers, watched_names(m)), config)]
             record["exit"] = service.stop()
@@ -516,6 +560,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--bin-dir", required=True)
     parser.add_argument("--out", required=True, help="the JSON file to write")
+    parser.add_argument("--procwalk", help="bench/procwalk.c, built (vm only)")
     args = parser.parse_args()
     config = QUICK if args.quick else FULL
     raise_fd_limit(max(config["ns"]) + CONCURRENT + config["connections"] + config["subscribers"] + 256)

@@ -212,6 +212,18 @@ def markdown(result):
     lines += ["", "## Memory (VmRSS, MiB) and start-up to serving (median)", ""] + \
         table(["where", "idle", "idle, anonymous", "1,000 watched names", "connections", "start-up"],
               memory_rows(host, vm.get("services", [])))
+    if vm.get("attribution"):
+        lines += ["", "## Who holds it: Processes() end to end against a C walk of /proc (VM)", "",
+                  "Each buffer is held by two processes: this benchmark (all of them) and one of the `sleep` "
+                  "processes it started (a slice each, by fd). `bench/procwalk.c` reads every "
+                  "`/proc/PID/fdinfo/FD` and `/proc/PID/maps` of the guest and computes the same answer.", ""] + \
+            table(["N", "processes", "Processes()", "p10 – p90", "C /proc walk", "p10 – p90", "walk ÷ Processes",
+                   "answers = truth"],
+                  [(f"{r['n']:,}", r["processes"], duration(r["ours"]["nsec"]["median"]), spread(r["ours"]["nsec"]),
+                    duration(r["procwalk"]["nsec"]["median"]), spread(r["procwalk"]["nsec"]),
+                    f"{r['procwalk']['nsec']['median'] / r['ours']['nsec']['median']:.1f}×",
+                    "yes" if r["ours"]["agrees"] and r["procwalk"]["agrees"] else "**no**")
+                   for r in vm["attribution"]])
     if host.get("metrics"):
         lines += ["", "## Metrics: GET /metrics on the host, natively, every scrape reusing one pass", ""] + \
             table(["watched names", "text", "median", "p10 – p90", "samples", "answer = truth"],
@@ -267,6 +279,10 @@ def main():
         failures.append("VM: not every N and M was measured")
     failures += [f"N={c['n']} M={c['m']}: {METHODS[m]} disagrees with the truth" for c in cells for m in METHODS
                  if not c[m]["agrees"]]
+    failures += [f"attribution N={r['n']}: {method} disagrees with the truth" for r in vm.get("attribution", [])
+                 for method in ("ours", "procwalk") if not r[method]["agrees"]]
+    if not vm.get("attribution"):
+        failures.append("VM: attribution was not measured")
     result = {"date": args.date, "quick": quick, "bin_dir": args.bin_dir, "seconds": args.seconds,
               "build": "release" if "release" in args.bin_dir else "debug", "failures": failures,
               "host": host, "vm": vm}
