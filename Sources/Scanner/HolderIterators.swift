@@ -77,19 +77,12 @@ final class HolderIterators {
         let fd = bpf_iter_create(bpf_link__fd(link))
         guard fd >= 0 else { throw .passFailed("cannot start a holders walk: \(libbpfErrorText(fd))") }
         defer { Descriptor.close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count: Int
-            do {
-                count = try chunk.withUnsafeMutableBytes { buffer in
-                    Result { () throws(Errno) in try Descriptor.readSome(fd, into: buffer) }
-                }.get()
-            } catch {
-                throw .passFailed("cannot read the holders walk: \(error)")
-            }
-            if count == 0 { break }
-            bytes += chunk[..<count]
+        let bytes: [UInt8]
+        do {
+            // A record per hold: 1 GiB is some 15 million holds, far past any host.
+            bytes = try Descriptor.readAll(fd, limit: 1 << 30)
+        } catch {
+            throw .passFailed("cannot read the holders walk: \(error)")
         }
         let size = MemoryLayout<dmabufd_holder_record>.size
         guard bytes.count % size == 0 else {

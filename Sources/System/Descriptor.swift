@@ -22,6 +22,26 @@ public enum Descriptor {
         try retryingInterrupts { read(fd, buffer.baseAddress, buffer.count) }
     }
 
+    /// Everything `fd` has until its end, refusing more than `limit` bytes: what is read
+    /// here is kept in memory.
+    public static func readAll(_ fd: Int32, limit: Int) throws(FileReadError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count: Int
+            do {
+                count = try chunk.withUnsafeMutableBytes { buffer in
+                    Result { () throws(Errno) in try readSome(fd, into: buffer) }
+                }.get()
+            } catch {
+                throw .system(error)
+            }
+            if count == 0 { return bytes }
+            bytes += chunk[..<count]
+            guard bytes.count <= limit else { throw .tooLarge(limit: limit) }
+        }
+    }
+
     /// Closes `fd`. Not retried on EINTR: on Linux the descriptor is gone either way.
     public static func close(_ fd: Int32) {
         _ = unistdClose(fd)

@@ -23,21 +23,7 @@ public func readFile(_ path: String, limit: Int) throws(FileReadError) -> [UInt8
         throw .system(error)
     }
     defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let count: Int
-        do {
-            count = try chunk.withUnsafeMutableBytes { buffer in
-                Result { () throws(Errno) in try Descriptor.readSome(fd, into: buffer) }
-            }.get()
-        } catch {
-            throw .system(error)
-        }
-        if count == 0 { return bytes }
-        bytes += chunk[..<count]
-        guard bytes.count <= limit else { throw .tooLarge(limit: limit) }
-    }
+    return try Descriptor.readAll(fd, limit: limit)
 }
 
 /// `readFile` as UTF-8 text, for the kernel's small text files; nil when it cannot be read.
