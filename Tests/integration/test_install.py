@@ -156,6 +156,8 @@ say socket_before "$(systemctl is-active dmabufd.socket)"
 say service_before "$(systemctl is-active dmabufd.service)"
 say mode "$(stat -c %a /run/dmabufd/dmabufd.sock)"
 say scan "$(/opt/dmabufd/dmabufctl scan --socket /run/dmabufd/dmabufd.sock cam --json)"
+say top "$(/opt/dmabufd/dmabufctl top --socket /run/dmabufd/dmabufd.sock --json)"
+say mine "$(/opt/dmabufd/dmabufctl mine --socket /run/dmabufd/dmabufd.sock --json)"
 say service_after "$(systemctl is-active dmabufd.service)"
 say triggered_by "$(systemctl show -p TriggeredBy --value dmabufd.service)"
 say metrics "$(curl -sS --retry 20 --retry-connrefused --retry-delay 0 http://127.0.0.1:9464/metrics | grep -c '^# TYPE dmabufd_')"
@@ -232,6 +234,10 @@ def test_systemd_starts_it_on_the_first_connection_and_stops_it_cleanly(root):
         seen = dict(line.split("=", 1) for line in out.read().splitlines() if "=" in line)
     assert (seen["socket_before"], seen["service_before"], seen["mode"]) == ("active", "inactive", "666"), seen
     assert '"name":"cam"' in seen["scan"] and '"present":false' in seen["scan"], seen["scan"]
+    # Who holds what, under the unit's sandbox (syscall filter, ProtectProc=invisible,
+    # read-only cgroups): the walk runs and names the check unit's own cgroup.
+    assert '"processes":[]' in seen["top"] and '"kernel_held":{"bytes":0,"count":0}' in seen["top"], seen["top"]
+    assert '"path":"/system.slice/dmabufd-check.service"' in seen["mine"], seen["mine"]
     assert (seen["service_after"], seen["triggered_by"]) == ("active", "dmabufd.socket"), seen
     assert int(seen["metrics"]) >= 15, "the drop-in's endpoint did not serve the metrics"
     assert seen["caps"].split() == ["CapEff:", "0000000000000000", "CapBnd:", "0000000000000000",
