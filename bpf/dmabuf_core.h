@@ -23,6 +23,13 @@ struct inode {
 struct file {
 	struct inode *f_inode;
 	void *private_data; /* a DMA-BUF's file: its struct dma_buf */
+	/* file_ref_t (Linux 6.13+, so every kernel with the DMA-BUF iterator): the
+	 * reference count minus one; from FILE_REF_RELEASED on, the file is being freed. */
+	struct {
+		struct {
+			long counter;
+		} refcnt;
+	} f_ref;
 } __attribute__((preserve_access_index));
 
 struct dma_buf {

@@ -63,6 +63,14 @@ struct {
 /* The only .bss variable, so it sits at offset 0 of the mmapped .bss map. */
 struct dmabufd_globals globals;
 
+/* References to the buffer's file other than the pass's own: the iterator holds one on
+ * the buffer it hands out, and f_ref stores the count minus one, so the stored value is
+ * the answer. The iterator never hands out a file being freed. */
+static __always_inline __u64 references_besides_ours(struct dma_buf *buf)
+{
+	return BPF_CORE_READ(buf, file, f_ref.refcnt.counter);
+}
+
 /* Sends one buffer's record; returns 1 when the ring buffer was full. */
 static __always_inline int send_record(struct dma_buf *buf, __u64 size, const char *name)
 {
@@ -74,6 +82,7 @@ static __always_inline int send_record(struct dma_buf *buf, __u64 size, const ch
 		return 1;
 	r->inode = BPF_CORE_READ(buf, file, f_inode, i_ino);
 	r->size = size;
+	r->references = references_besides_ours(buf);
 	__builtin_memcpy(r->name, name, DMABUFD_NAME_LEN);
 	/* Reserved memory is not zeroed: clear it so the padding is NULs. */
 	__builtin_memset(r->exporter, 0, DMABUFD_NAME_LEN);

@@ -27,6 +27,9 @@ struct dmabufd_slot_stats {
 struct dmabufd_record {
 	__u64 inode;
 	__u64 size;
+	/* References to the buffer's file: one per fd (dup'd ones too) and per mapping,
+	 * and whatever the kernel holds (a driver, a socket message in flight). */
+	__u64 references;
 	char name[DMABUFD_NAME_LEN];
 	char exporter[DMABUFD_NAME_LEN];
 };

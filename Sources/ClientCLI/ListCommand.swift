@@ -6,7 +6,8 @@ struct ListCommand: ParsableCommand {
         commandName: "list",
         abstract: "Show every DMA-BUF on the host.",
         discussion: """
-            Runs a fresh pass and lists every buffer: inode, size, exporter and name ("" when \
+            Runs a fresh pass and lists every buffer: inode, size, references to its file \
+            (one per fd and per mapping, and any the kernel holds), exporter and name ("" when \
             unnamed). The default policy allows this to root only; others get exit code 77.
             """)
 
@@ -17,9 +18,12 @@ struct ListCommand: ParsableCommand {
             let connection = try options.connect()
             options.print(try options.call(connection, MonitorInterface.Method.list.call(), as: ListReply.self)) { reply in
                 guard !reply.buffers.isEmpty else { return summary(reply.scan) }
-                var table = Table([("INODE", .right), ("SIZE", .right), ("EXPORTER", .left), ("NAME", .left)])
+                var table = Table([("INODE", .right), ("SIZE", .right), ("REFS", .right), ("EXPORTER", .left), ("NAME", .left)])
                 for buffer in reply.buffers {
-                    table.append([String(buffer.inode), String(buffer.size), printable(buffer.exporter), printable(buffer.name)])
+                    table.append([
+                        String(buffer.inode), String(buffer.size), buffer.references.map(String.init) ?? "-",
+                        printable(buffer.exporter), printable(buffer.name),
+                    ])
                 }
                 return table.render() + "\n" + summary(reply.scan)
             }

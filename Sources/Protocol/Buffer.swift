@@ -8,19 +8,26 @@ public struct Buffer: Sendable, Equatable {
     public var name: String
     /// The exporter's name, e.g. "udmabuf", "system".
     public var exporter: String
+    /// References to the buffer's file: one per fd and per mapping, and the kernel's own
+    /// (a driver, a socket message in flight). nil from a service that does not say.
+    public var references: Int?
 
-    public init(inode: Int, size: Int, name: String, exporter: String) {
+    public init(inode: Int, size: Int, name: String, exporter: String, references: Int? = nil) {
         self.inode = inode
         self.size = size
         self.name = name
         self.exporter = exporter
+        self.references = references
     }
 
     /// From the kernel's fixed-size, NUL-padded name and exporter arrays; see `kernelString`.
-    public init(inode: Int, size: Int, nameBytes: some Collection<UInt8>, exporterBytes: some Collection<UInt8>) {
+    public init(
+        inode: Int, size: Int, nameBytes: some Collection<UInt8>, exporterBytes: some Collection<UInt8>,
+        references: Int? = nil
+    ) {
         self.init(
             inode: inode, size: size, name: Buffer.kernelString(nameBytes),
-            exporter: Buffer.kernelString(exporterBytes))
+            exporter: Buffer.kernelString(exporterBytes), references: references)
     }
 
     /// Kernel text as a String: the bytes up to the first NUL, decoded as
@@ -39,13 +46,16 @@ extension Buffer {
         let reader = try ParameterReader(json, allowing: nil, path: path)
         self.init(
             inode: try reader.int("inode"), size: try reader.int("size"), name: try reader.string("name"),
-            exporter: try reader.string("exporter"))
+            exporter: try reader.string("exporter"), references: try reader.optionalInt("references"))
     }
 
+    /// `references` is left out when nil.
     public var json: JSON {
-        [
+        var fields: [String: JSON] = [
             "inode": .integer(Int64(inode)), "size": .integer(Int64(size)), "name": .string(name),
             "exporter": .string(exporter),
         ]
+        if let references { fields["references"] = .integer(Int64(references)) }
+        return .object(fields)
     }
 }

@@ -7,11 +7,14 @@ public struct BufferRecord: Sendable, Equatable {
     public var name: [UInt8]
     /// The exporter's name's bytes before the NUL, e.g. "udmabuf".
     public var exporter: [UInt8]
+    /// References to the buffer's file: one per fd and per mapping, and the kernel's own.
+    public var references: UInt64
 
-    public init(inode: UInt64, size: UInt64, name: [UInt8], exporter: [UInt8]) {
+    public init(inode: UInt64, size: UInt64, name: [UInt8], exporter: [UInt8], references: UInt64 = 0) {
         self.inode = inode
         self.size = size
         self.name = name
         self.exporter = exporter
+        self.references = references
     }
 }

@@ -44,6 +44,6 @@ extension BufferRecord {
         self.init(
             inode: raw.inode, size: raw.size,
             name: withUnsafeBytes(of: raw.name) { Array($0.prefix { $0 != 0 }) },
-            exporter: withUnsafeBytes(of: raw.exporter) { Array($0.prefix { $0 != 0 }) })
+            exporter: withUnsafeBytes(of: raw.exporter) { Array($0.prefix { $0 != 0 }) }, references: raw.references)
     }
 }

@@ -108,8 +108,18 @@ struct MonitorTypesTests {
 
     @Test func listReplyRoundTrip() throws {
         let value = ListReply(
-            buffers: [buffer, Buffer(inode: 2, size: 0, name: "", exporter: "system")], scan: scanInfo)
+            buffers: [
+                buffer, Buffer(inode: 2, size: 0, name: "", exporter: "system"),
+                Buffer(inode: 3, size: 8192, name: "held", exporter: "system", references: 3),
+            ], scan: scanInfo)
         #expect(try ListReply(parameters: try overTheWire(value.parameters)) == value)
+        // A service that does not count references leaves the field out; nil reads back.
+        guard case .object(let plain) = value.buffers[0].json, case .object(let counted) = value.buffers[2].json else {
+            Issue.record("a Buffer is a JSON object")
+            return
+        }
+        #expect(plain.keys.sorted() == ["exporter", "inode", "name", "size"])
+        #expect(counted["references"] == .integer(3))
     }
 
     @Test func statusReplyRoundTrip() throws {

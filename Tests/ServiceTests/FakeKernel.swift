@@ -33,11 +33,12 @@ final class FakeKernel: ScanBackend, Sendable {
             inode: buffer.inode, size: buffer.size, pid: pid, uid: uid, cgroupID: cgroup, command: command, hold: hold)
     }
 
-    /// A buffer as the kernel would hold it.
-    static func buffer(_ inode: UInt64, _ name: String, size: UInt64 = 4096, exporter: String = "udmabuf")
-        -> BufferRecord
-    {
-        BufferRecord(inode: inode, size: size, name: Array(name.utf8), exporter: Array(exporter.utf8))
+    /// A buffer as the kernel would hold it (by one fd, unless `references` says more).
+    static func buffer(
+        _ inode: UInt64, _ name: String, size: UInt64 = 4096, exporter: String = "udmabuf", references: UInt64 = 1
+    ) -> BufferRecord {
+        BufferRecord(
+            inode: inode, size: size, name: Array(name.utf8), exporter: Array(exporter.utf8), references: references)
     }
 
     /// From now on, inserting `watch` fails as a full kernel map would not: with EINVAL.

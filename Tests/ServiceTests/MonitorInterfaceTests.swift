@@ -97,7 +97,8 @@ private func matches(_ reply: Reply) throws -> [String] {
         let reply = try await service.call(.scan, ["names": ["camera-0"], "details": true], from: me)
         let match = try #require(try ScanReply(parameters: reply.parameters).matches.first)
         #expect(match.buffers?.map(\.inode) == [11, 12])
-        #expect(match.buffers?.first == Buffer(inode: 11, size: 8192, name: "camera-0", exporter: "udmabuf"))
+        #expect(
+            match.buffers?.first == Buffer(inode: 11, size: 8192, name: "camera-0", exporter: "udmabuf", references: 1))
     }
 
     @Test func theBuiltInPolicyKeepsListAndMetricsForRoot() async throws {

@@ -113,7 +113,8 @@ BUFINFO_TOTAL = re.compile(rb"Total (\d+) objects, (\d+) bytes")
 
 
 def read_bufinfo():
-    """Every buffer in debugfs bufinfo as {"inode", "size", "name", "exporter"} ("" unnamed)."""
+    """Every buffer in debugfs bufinfo as {"inode", "size", "name", "exporter", "references"}
+    ("" unnamed; references: bufinfo's count, the file's reference count)."""
     with open(BUFINFO, "rb") as source:
         lines = source.read().split(b"\n")
     headers = [i for i, line in enumerate(lines) if line.startswith(b"size") and b"exp_name" in line]
@@ -124,10 +125,10 @@ def read_bufinfo():
     for line in lines[headers[0] + 1:]:
         found = BUFINFO_BUFFER.fullmatch(line)
         if found:
-            size, _flags, _mode, _count, exporter, inode, name = found.groups()
+            size, _flags, _mode, count, exporter, inode, name = found.groups()
             buffers.append({"inode": int(inode), "size": int(size),
                             "name": "" if name == b"<none>" else name.decode("utf-8", "replace"),
-                            "exporter": exporter.decode()})
+                            "exporter": exporter.decode(), "references": int(count)})
             continue
         found = BUFINFO_TOTAL.fullmatch(line)
         if found:
@@ -194,7 +195,9 @@ class HostBuffers(BufferSet):
 
     def host_truth(self):
         """Every buffer on the host as List reports it ({"inode", "size", "name", "exporter"})."""
-        own = [{"inode": b["inode"], "size": b["size"], "name": b["name"] or "", "exporter": b["exporter"]}
+        # Each of the fixture's buffers has one reference: the fd the fixture holds.
+        own = [{"inode": b["inode"], "size": b["size"], "name": b["name"] or "", "exporter": b["exporter"],
+                "references": 1}
                for b in self.truth()]
         return own + self.baseline
 

@@ -6,7 +6,8 @@ from conftest import PAGE_SIZE, Daemon, call, dmabufctl
 
 def _records(buffers, predicate):
     """The fixture's truth for the buffers `predicate(name)` accepts, as a match lists them."""
-    return sorted(({"inode": b["inode"], "size": b["size"], "name": b["name"], "exporter": b["exporter"]}
+    return sorted(({"inode": b["inode"], "size": b["size"], "name": b["name"], "exporter": b["exporter"],
+                    "references": 1}
                    for b in buffers.truth() if b["name"] is not None and predicate(b["name"])),
                   key=lambda b: b["inode"])
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import HERE, PAGE_SIZE, NOBODY, as_user, call, dmabufctl
+from conftest import HERE, PAGE_SIZE, NOBODY, as_user, call, dmabufctl, read_bufinfo
 
 HOLDER = os.path.join(HERE, "holder.py")
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -115,6 +115,8 @@ def test_processes_are_the_truth_and_what_proc_says(daemon, buffers, holders):
     try:
         with daemon.client() as client:
             table, reply = processes(client)
+            listed = {b["inode"]: b for b in call(client, "List")["buffers"]}
+        counted = {b["inode"]: b["references"] for b in read_bufinfo()}
     finally:
         sender.close()
         receiver.close()
@@ -137,6 +139,11 @@ def test_processes_are_the_truth_and_what_proc_says(daemon, buffers, holders):
     assert reply["kernel_held"] == {"count": 1, "bytes": sizes["in-flight"]}
     assert reply["scan"]["buffers"] == len(sizes) + len(buffers.baseline), "the holders keep every buffer alive"
     assert inode["in-flight"] not in {i for pid in expected for i in proc_walk(pid)[0]}
+    # References to each buffer's file: an fd and its duplicate, two processes' fds, a mapping
+    # alone, one fd shared by threads, and the socket message in flight; bufinfo counts the same.
+    references = {"alone": 2, "shared": 2, "mapped": 1, "threads": 1, "other-uid": 1, "in-flight": 1}
+    assert {name: listed[inode[name]]["references"] for name in sizes} == references
+    assert {name: counted[inode[name]] for name in sizes} == references
 
 
 def test_a_user_sees_only_its_own_processes(daemon, buffers, holders):

@@ -60,13 +60,14 @@ def test_dmabufctl_list_table_shows_every_buffer(daemon, buffers):
     result = dmabufctl("list", "--socket", daemon.socket)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["INODE", "SIZE", "EXPORTER", "NAME"]
+    assert lines[0].split() == ["INODE", "SIZE", "REFS", "EXPORTER", "NAME"]
     assert lines[-1].startswith("pass ")
     rows = {}
     for line in lines[1:-1]:
-        inode, size, exporter, *name = line.split(None, 3)
-        rows[int(inode)] = (int(size), exporter, name[0] if name else "")
-    expected = {b["inode"]: (b["size"], b["exporter"], printable(b["name"])) for b in read_bufinfo()}
+        inode, size, references, exporter, *name = line.split(None, 4)
+        rows[int(inode)] = (int(size), int(references), exporter, name[0] if name else "")
+    expected = {b["inode"]: (b["size"], b["references"], b["exporter"], printable(b["name"]))
+                for b in read_bufinfo()}
     assert rows == expected
 
 

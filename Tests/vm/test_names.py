@@ -170,7 +170,7 @@ def test_a_buffer_name_that_is_not_utf8_does_not_break_anyone(daemon, buffers):
         assert call(client, "Status")["version"]
     bad = [b for b in listed["buffers"] if b["inode"] == buffers.buffers[ident].inode]
     assert bad == [{"inode": buffers.buffers[ident].inode, "size": 2 * PAGE_SIZE,
-                    "name": "bad\ufffd\ufffd-\ufffd", "exporter": "udmabuf"}]
+                    "name": "bad\ufffd\ufffd-\ufffd", "exporter": "udmabuf", "references": 1}]
     assert reply["matches"] == [
         {"name": "good", "prefix": False, "present": True, "count": 1, "bytes": PAGE_SIZE},
         {"name": "will-be-bad", "prefix": False, "present": False, "count": 0, "bytes": 0}]

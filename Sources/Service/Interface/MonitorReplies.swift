@@ -82,7 +82,8 @@ extension Exporter {
 extension Buffer {
     init(record: BufferRecord) {
         self.init(
-            inode: Int(record.inode), size: Int(record.size), nameBytes: record.name, exporterBytes: record.exporter)
+            inode: Int(record.inode), size: Int(record.size), nameBytes: record.name, exporterBytes: record.exporter,
+            references: Int(record.references))
     }
 }
 
