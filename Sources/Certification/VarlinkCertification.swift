@@ -62,9 +62,7 @@ struct VarlinkCertification: AsyncParsableCommand {
         if let passed = try SocketActivation.listener(named: "varlink") {
             listener = passed
         } else if let varlink {
-            let file = SocketFile(path: try Self.socketPath(of: varlink))
-            try file.claim()
-            listener = try file.bindListening()
+            listener = try SocketFile(path: try Self.socketPath(of: varlink)).claim().bindListening()
         } else {
             throw ValidationError("give --varlink unix:PATH, or pass a listening socket (LISTEN_FDS)")
         }

@@ -173,7 +173,7 @@ def test_output_replaces_the_file_whole_with_the_printed_text(fresh):
         # One pass served both; only the clients gauge could differ, and both had one.
         assert new.read() == printed.stdout
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o644
-    assert sorted(os.listdir(fresh.folder)) == sorted(["dmabufd.sock", "dmabufd.log", "dmabufd.prom"]), \
+    assert sorted(os.listdir(fresh.folder)) == sorted(["dmabufd.sock", "dmabufd.sock.lock", "dmabufd.log", "dmabufd.prom"]), \
         "the staged file was left behind"
 
 
@@ -350,7 +350,7 @@ def test_an_address_in_use_stops_start_up_with_73_and_leaves_no_socket(served):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 73, done.stderr
     assert f"cannot serve metrics on {taken}: Address already in use" in done.stderr
-    assert not os.path.exists(socket_path)
+    assert os.listdir(folder) == [], "neither the socket nor its lock is left"
 
 
 @pytest.mark.parametrize("address", ["localhost:9464", "127.0.0.1", "127.0.0.1:65536", "::1:9464", "[::1]"])

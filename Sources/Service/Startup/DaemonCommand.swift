@@ -40,7 +40,8 @@ public struct DaemonCommand: ParsableCommand {
 
     @Option(
         help: """
-            Unix socket to serve (its folder is created; a stale socket is replaced). Ignored \
+            Unix socket to serve (its folder is created, and refused if another user could \
+            write it; PATH.lock beside it keeps a second dmabufd off; a stale socket is replaced). Ignored \
             when a service manager passes a listening socket (LISTEN_FDS; the one named \
             "varlink" if there are several).
             """, completion: .file())

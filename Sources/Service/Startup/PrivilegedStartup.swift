@@ -35,8 +35,21 @@ public struct PrivilegedStartup {
         let socketFile = try startupStep { () throws(ValidationError) in try options.socketFile() }
         let policy = try startupStep { () throws(PolicyFileError) in try options.loadPolicy() }
         let passed = try startupStep { () throws(SocketActivationError) in try SocketActivation.listener(named: "varlink") }
+        if let passed { return try prepare(socket: .passed(passed), policy: policy, logger: logger) }
         // A live service on the socket is the cheapest failure: find it before the load.
-        if passed == nil { try startupStep { () throws(SocketFileError) in try socketFile.claim() } }
+        let claimed = try startupStep { () throws(SocketFileError) in try socketFile.claim() }
+        StartupSignals.stopCleanly(removing: claimed.files)
+        do {
+            return try prepare(socket: .claimed(claimed), policy: policy, logger: logger)
+        } catch {
+            claimed.release()
+            throw error
+        }
+    }
+
+    private func prepare(socket: SocketSource, policy: Policy, logger: Logger) throws(StartupError)
+        -> PreparedService
+    {
         // Bound before the socket file appears, so a port in use leaves nothing behind.
         let metricsAddress = try startupStep { () throws(ValidationError) in try options.metricsEndpoint() }
         let metricsListener = try metricsAddress.map { address throws(StartupError) in
@@ -53,12 +66,11 @@ public struct PrivilegedStartup {
         let program = try startupStep { () throws(ScannerError) in
             try DmabufProgram(capacity: options.capacity, ringBytes: options.ringBytes)
         }
-        StartupSignals.stopCleanly(removing: passed == nil ? socketFile.path : nil)
         let listener: Listener
-        if let passed {
-            listener = passed
-        } else {
-            listener = try startupStep { () throws(SocketFileError) in try socketFile.bindListening() }
+        switch socket {
+        case .passed(let passed): listener = passed
+        case .claimed(let claimed):
+            listener = try startupStep { () throws(SocketFileError) in try claimed.bindListening() }
         }
         let dropped = try Privileges.dropAll()
         logger.info("\(dropped)")
@@ -69,6 +81,12 @@ public struct PrivilegedStartup {
             program: program, listener: listener, metricsListener: metricsListener, policy: policy,
             maxConnections: connections, kernel: kernel, logger: logger)
     }
+}
+
+/// Where the service's socket comes from: a service manager, or a path this process claimed.
+private enum SocketSource {
+    case passed(Listener)
+    case claimed(ClaimedSocketPath)
 }
 
 extension ValidationError: StartupFailure {

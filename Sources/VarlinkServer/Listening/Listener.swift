@@ -4,9 +4,9 @@ public struct Listener: Sendable {
     public let descriptor: Int32
     public let path: String
     /// nil for a socket a service manager handed over: its file is the manager's.
-    public let file: SocketFile?
+    public let file: PublishedSocket?
 
-    public init(descriptor: Int32, path: String, file: SocketFile?) {
+    public init(descriptor: Int32, path: String, file: PublishedSocket?) {
         self.descriptor = descriptor
         self.path = path
         self.file = file

@@ -3,21 +3,24 @@ import DmabufSystem
 /// Why the service's socket cannot be set up.
 public enum SocketFileError: Error, CustomStringConvertible, Sendable {
     case alreadyServed(String)
+    case unsafeFolder(String, folder: String, String)
     case cannotPrepare(String, reason: String)
 
     public var description: String {
         switch self {
         case .alreadyServed(let path):
             return "another dmabufd is already serving \(path); stop it first or pass --socket with another path"
+        case .unsafeFolder(let path, let folder, let danger):
+            return "cannot prepare socket \(path): its folder \(folder) is not safe, \(danger); use a folder "
+                + "only root (or the service's user) can write, or a sticky one owned by root such as /tmp"
         case .cannotPrepare(let path, let reason):
             return "cannot prepare socket \(path): \(reason)"
         }
     }
 }
 
-/// The service's socket path on disk: claiming it (folder created, a stale file from a
-/// dead service replaced, a live one refused), binding and opening it to clients,
-/// removing it.
+/// The service's socket path on disk, as asked for: where, the file's mode and group.
+/// `claim` makes this process the path's only server; the claim binds it.
 public struct SocketFile: Sendable {
     public let path: String
     /// Mode of the socket file; clients need write permission on it to connect.
@@ -31,82 +34,80 @@ public struct SocketFile: Sendable {
         self.group = group
     }
 
-    /// Makes the path ready to bind: creates its folder (mode 0755) and removes a
-    /// socket file that nobody serves any more. Refuses if a live server answers on it.
-    public func claim() throws(SocketFileError) {
-        let folder = parentFolder
-        if !folder.isEmpty, let error = mkdirAll(folder) {
-            throw .cannotPrepare(path, reason: "cannot create \(folder): \(error)")
+    /// Checks the folder (created when missing), takes the lock beside the socket and
+    /// removes a socket file nobody serves any more. Refuses when another process holds
+    /// the lock or a live server answers on the path.
+    ///
+    /// - Parameter owners: who may own a folder that is not sticky, besides root and this process.
+    public func claim(trusting owners: Set<uid_t> = []) throws(SocketFileError) -> ClaimedSocketPath {
+        let (folderPath, name) = split
+        let folder = try SocketFolder.checked(folderPath, socket: path, trusting: owners.union([0, geteuid()]))
+        do throws(SocketFileError) {
+            let lock = try takeLock(in: folder, name: "\(name).lock")
+            do throws(SocketFileError) {
+                try removeStale(in: folder, name: name)
+                return ClaimedSocketPath(file: self, folder: folder, name: name, lock: lock, lockName: "\(name).lock")
+            } catch {
+                Descriptor.close(lock)
+                throw error
+            }
+        } catch {
+            Descriptor.close(folder.descriptor)
+            throw error
         }
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        guard info.st_mode & S_IFMT == S_IFSOCK else {
+    }
+
+    /// An exclusive `flock` on `name`, held until the process exits. The holder removes
+    /// the file as it stops, so a lock taken on a file that was removed meanwhile is
+    /// let go and taken again on the file that is there now.
+    private func takeLock(in folder: SocketFolder, name: String) throws(SocketFileError) -> Int32 {
+        let lockPath = "\(folder.path)/\(name)"
+        while true {
+            let fd = openat(folder.descriptor, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw .cannotPrepare(path, reason: "cannot open the lock \(lockPath): \(Errno.current)")
+            }
+            var info = stat()
+            guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid() else {
+                Descriptor.close(fd)
+                throw .cannotPrepare(path, reason: "the lock \(lockPath) is not a file of this user's; remove it")
+            }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                let error = Errno.current
+                Descriptor.close(fd)
+                if error.code == EWOULDBLOCK { throw .alreadyServed(path) }
+                throw .cannotPrepare(path, reason: "cannot lock \(lockPath): \(error)")
+            }
+            if let current = try? folder.entry(name), current.st_dev == info.st_dev, current.st_ino == info.st_ino {
+                return fd
+            }
+            Descriptor.close(fd)
+        }
+    }
+
+    private func removeStale(in folder: SocketFolder, name: String) throws(SocketFileError) {
+        let existing: stat?
+        do {
+            existing = try folder.entry(name)
+        } catch {
+            throw .cannotPrepare(path, reason: "\(error)")
+        }
+        guard let existing else { return }
+        guard existing.st_mode & S_IFMT == S_IFSOCK else {
             throw .cannotPrepare(path, reason: "it exists and is not a socket; remove it or pick another path")
         }
+        // A server that does not take the lock (another program, an older dmabufd).
         if someoneAnswers() { throw .alreadyServed(path) }
-        if unlink(path) != 0 {
+        if unlinkat(folder.descriptor, name, 0) != 0 {
             throw .cannotPrepare(path, reason: "cannot remove the stale socket: \(Errno.current)")
         }
     }
 
-    /// Binds and listens under a private name, then publishes the socket at `path`; its
-    /// descriptor is close-on-exec. Call `claim` first.
-    public func bindListening(backlog: Int32 = 1024) throws(SocketFileError) -> Listener {
-        let staged = stagingPath
-        let address: UnixSocketAddress
-        do {
-            address = try UnixSocketAddress(staged)
-        } catch {
-            throw .cannotPrepare(path, reason: "\(error)")
-        }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .cannotPrepare(path, reason: "socket: \(Errno.current)") }
-        unlink(staged)
-        do throws(Errno) {
-            try address.bind(fd)
-            if listen(fd, backlog) != 0 { throw .current }
-        } catch {
-            Descriptor.close(fd)
-            unlink(staged)
-            throw .cannotPrepare(path, reason: "bind: \(error)")
-        }
-        do {
-            try publish()
-        } catch {
-            Descriptor.close(fd)
-            throw error
-        }
-        return Listener(descriptor: fd, path: path, file: self)
-    }
-
-    /// Where to bind before the socket is published: the same folder (so the rename
-    /// is atomic), a name no client looks for.
-    private var stagingPath: String {
-        guard let slash = path.lastIndex(of: "/") else { return ".\(path).\(getpid())" }
-        return "\(path[...slash]).\(path[path.index(after: slash)...]).\(getpid())"
-    }
-
-    /// Sets the bound socket's group and mode, then moves it to `path` in one step, so no
-    /// client ever finds a socket that accepts root but refuses other users.
-    private func publish() throws(SocketFileError) {
-        let staged = stagingPath
-        func failed(_ what: String) -> SocketFileError {
-            let reason = "\(what): \(Errno.current)"
-            unlink(staged)
-            return .cannotPrepare(path, reason: reason)
-        }
-        if let group, chown(staged, uid_t.max, group) != 0 { throw failed("chown to group \(group)") }
-        if chmod(staged, mode) != 0 { throw failed("chmod") }
-        if rename(staged, path) != 0 { throw failed("cannot move the socket into place") }
-    }
-
-    public func remove() {
-        unlink(path)
-    }
-
-    private var parentFolder: String {
-        guard let slash = path.lastIndex(of: "/") else { return "" }
-        return String(path[..<slash])
+    /// The folder ("." when the path names none) and the socket's name in it.
+    private var split: (folder: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let folder = String(path[..<slash])
+        return (folder.isEmpty ? "/" : folder, String(path[path.index(after: slash)...]))
     }
 
     private func someoneAnswers() -> Bool {
@@ -115,15 +116,5 @@ public struct SocketFile: Sendable {
         guard fd >= 0 else { return false }
         defer { Descriptor.close(fd) }
         return (try? address.connect(fd)) != nil
-    }
-
-    /// Creates `folder` and its parents (mode 0755); the errno of the first that fails.
-    private func mkdirAll(_ folder: String) -> Errno? {
-        var partial = folder.hasPrefix("/") ? "" : "."
-        for component in folder.split(separator: "/", omittingEmptySubsequences: true) {
-            partial += "/" + component
-            if mkdir(partial, 0o755) != 0 && errno != EEXIST { return .current }
-        }
-        return nil
     }
 }
