@@ -511,7 +511,8 @@ def metrics_scrapes(bin_dir, m, config):
     """GET /metrics natively with M watched names, every scrape reusing one pass: the cost
     of rendering and sending the text, which grows with the watch set (two series a name).
     Each answer must equal the first, whose watched series are checked against the truth."""
-    service = Service(bin_dir, "--metrics-address", "127.0.0.1:0", "--metrics-min-interval-msec", "3600000")
+    service = Service(bin_dir, "--metrics-address", "127.0.0.1:0", "--metrics-min-interval-msec", "3600000",
+                      "--metrics-watched-names")
     service.log.seek(0)
     url = re.search(r"serving metrics on (http://\S+/metrics)", service.log.read()).group(1)
     names = watched_names(m)

@@ -23,12 +23,12 @@ private func waitUntil(_ condition: () -> Bool) async {
         let backend = GatedBackend()
         backend.release.store(0, ordering: .sequentiallyConsistent)
         let monitor = BufferMonitor(backend: backend, eventLoop: thread.next())
-        let first = Task { try await monitor.scan([], by: ConnectionID(0), quota: 10).totals.id }
+        let first = Task { try await monitor.scan([], by: ConnectionID(0), account: WatchAccount(uid: 0, quota: 10)).totals.id }
         await waitUntil { backend.entered.load(ordering: .sequentiallyConsistent) == 1 }
         let others = Task {
             try await withThrowingTaskGroup(of: UInt64.self) { group in
                 for client in 1..<64 {
-                    group.addTask { try await monitor.scan([], by: ConnectionID(UInt64(client)), quota: 10).totals.id }
+                    group.addTask { try await monitor.scan([], by: ConnectionID(UInt64(client)), account: WatchAccount(uid: 0, quota: 10)).totals.id }
                 }
                 return try await group.reduce(into: [UInt64]()) { $0.append($1) }
             }
@@ -44,11 +44,11 @@ private func waitUntil(_ condition: () -> Bool) async {
         let backend = GatedBackend()
         backend.release.store(1, ordering: .sequentiallyConsistent)
         let monitor = BufferMonitor(backend: backend, eventLoop: thread.next())
-        #expect(try await monitor.scan([], by: ConnectionID(1), quota: 10).totals.id == 1)
+        #expect(try await monitor.scan([], by: ConnectionID(1), account: WatchAccount(uid: 0, quota: 10)).totals.id == 1)
         // Pass 2 starts and holds; a request that arrives now must wait for pass 3.
-        let early = Task { try await monitor.scan([], by: ConnectionID(1), quota: 10).totals.id }
+        let early = Task { try await monitor.scan([], by: ConnectionID(1), account: WatchAccount(uid: 0, quota: 10)).totals.id }
         await waitUntil { backend.entered.load(ordering: .sequentiallyConsistent) == 2 }
-        let late = Task { try await monitor.scan([], by: ConnectionID(2), quota: 10).totals.id }
+        let late = Task { try await monitor.scan([], by: ConnectionID(2), account: WatchAccount(uid: 0, quota: 10)).totals.id }
         try await Task.sleep(for: arrival)
         backend.release.store(.max, ordering: .sequentiallyConsistent)
         #expect(try await early.value == 2)
@@ -59,9 +59,9 @@ private func waitUntil(_ condition: () -> Bool) async {
         let backend = GatedBackend()
         let monitor = BufferMonitor(backend: backend, eventLoop: thread.next())
         let me = ConnectionID(1)
-        _ = try await monitor.watch([.name(try WatchName(validating: "b"))], by: me, quota: 10)
+        _ = try await monitor.watch([.name(try WatchName(validating: "b"))], by: me, account: WatchAccount(uid: 0, quota: 10))
         let outcome = try await monitor.scan(
-            [.name(try WatchName(validating: "a")), .prefix(try WatchName(validating: "b"))], by: me, quota: 10)
+            [.name(try WatchName(validating: "a")), .prefix(try WatchName(validating: "b"))], by: me, account: WatchAccount(uid: 0, quota: 10))
         #expect(outcome.watches.map(\.watch.text) == ["a", "b", "b"])
         #expect(outcome.watches.map(\.watch.kind) == [.name, .name, .prefix])
         #expect(outcome.watches.map(\.stats.count) == [1, 1, 1], "the extra entries were in the map during the pass")
@@ -82,13 +82,13 @@ private func waitUntil(_ condition: () -> Bool) async {
     @Test func theFirstUpdateComesAtOnceAndAScanFeedsSubscribers() async throws {
         let backend = GatedBackend()
         let monitor = BufferMonitor(backend: backend, eventLoop: thread.next())
-        _ = try await monitor.watch([.name(try WatchName(validating: "a"))], by: me, quota: 10)
+        _ = try await monitor.watch([.name(try WatchName(validating: "a"))], by: me, account: WatchAccount(uid: 0, quota: 10))
         var updates = try await monitor.subscribe(me, every: .seconds(3600), details: false).makeAsyncIterator()
         let first = try #require(try await updates.next()?.get())
         #expect(first.totals.id == 1)
         #expect(first.watches.map(\.watch.text) == ["a"])
-        _ = try await monitor.watch([.name(try WatchName(validating: "b"))], by: me, quota: 10)
-        let scanned = try await monitor.scan([], by: ConnectionID(2), quota: 10)
+        _ = try await monitor.watch([.name(try WatchName(validating: "b"))], by: me, account: WatchAccount(uid: 0, quota: 10))
+        let scanned = try await monitor.scan([], by: ConnectionID(2), account: WatchAccount(uid: 0, quota: 10))
         let fed = try #require(try await updates.next()?.get())
         #expect(fed.totals.id == scanned.totals.id)
         #expect(fed.watches.map(\.watch.text) == ["a", "b"])
@@ -99,9 +99,9 @@ private func waitUntil(_ condition: () -> Bool) async {
         let monitor = BufferMonitor(backend: backend, eventLoop: thread.next())
         var updates = try await monitor.subscribe(me, every: .seconds(3600), details: false).makeAsyncIterator()
         #expect(try passID(await updates.next()) == 1)
-        _ = try await monitor.scan([], by: ConnectionID(2), quota: 10)  // pass 2: the same state
-        _ = try await monitor.watch([.name(try WatchName(validating: "c"))], by: me, quota: 10)
-        _ = try await monitor.scan([], by: ConnectionID(2), quota: 10)  // pass 3: a new watch
+        _ = try await monitor.scan([], by: ConnectionID(2), account: WatchAccount(uid: 0, quota: 10))  // pass 2: the same state
+        _ = try await monitor.watch([.name(try WatchName(validating: "c"))], by: me, account: WatchAccount(uid: 0, quota: 10))
+        _ = try await monitor.scan([], by: ConnectionID(2), account: WatchAccount(uid: 0, quota: 10))  // pass 3: a new watch
         #expect(try passID(await updates.next()) == 3, "pass 2 was not handed over")
     }
 

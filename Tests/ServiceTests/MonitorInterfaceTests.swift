@@ -20,7 +20,7 @@ private struct Service {
     static let root = PeerCredentials(uid: 0, gid: 0, pid: 1)
     static let user = PeerCredentials(uid: 1000, gid: 1000, pid: 2)
 
-    init(kernel: FakeKernel = FakeKernel(buffers: Service.buffers), policy: Policy = .builtIn(quota: 4),
+    init(kernel: FakeKernel = FakeKernel(buffers: Service.buffers), policy: Policy = .builtIn(quota: 4, capacity: 64),
          maxNamesPerCall: Int = 8)
     {
         self.kernel = kernel
@@ -117,7 +117,7 @@ private func matches(_ reply: Reply) throws -> [String] {
     }
 
     @Test func aPolicyWithoutDetailsRefusesThemAlone() async throws {
-        var policy = Policy.builtIn(quota: 4)
+        var policy = Policy.builtIn(quota: 4, capacity: 64)
         policy.fallback.details = false
         let service = Service(policy: policy)
         let me = await service.client(1)
@@ -196,13 +196,26 @@ private func matches(_ reply: Reply) throws -> [String] {
     @Test func statusCountsClientsWatchesAndPasses() async throws {
         let service = Service()
         let me = await service.client(1)
-        _ = await service.client(2)
+        let root = await service.client(2, as: Service.root)
         _ = try await service.call(.watch, ["names": ["camera-0"]], from: me)
+        _ = try await service.call(.watch, ["names": ["camera-0", "camera-1"]], from: root)
         _ = try await service.call(.scan, from: me)
-        let status = try StatusReply(parameters: try await service.call(.status, from: me).parameters)
-        #expect(status.clients == 2 && status.watched == 1 && status.capacity == 100 && status.scans == 1)
-        #expect(status.mapEntries == 1 && status.kernel == "6.18-test")
+        let status = try StatusReply(parameters: try await service.call(.status, from: root).parameters)
+        #expect(status.clients == 2 && status.watched == 2 && status.capacity == 100 && status.scans == 1)
+        #expect(status.mapEntries == 2 && status.kernel == "6.18-test")
         #expect(status.exporters?.map(\.name) == ["system", "udmabuf"])
+    }
+
+    @Test func statusTellsAUserOnlyItsOwnWatches() async throws {
+        let service = Service()
+        let me = await service.client(1)
+        let other = await service.client(2, as: PeerCredentials(uid: 1001, gid: 1001, pid: 3))
+        _ = try await service.call(.watch, ["names": ["mine"]], from: me)
+        let alone = try await service.call(.status, from: me).parameters
+        _ = try await service.call(.watch, ["names": ["mine", "theirs"]], from: other)
+        let status = try StatusReply(parameters: try await service.call(.status, from: me).parameters)
+        #expect(status.watched == 1 && status.mapEntries == nil)
+        #expect(try await service.call(.status, from: me).parameters == alone, "nothing of another user's shows")
     }
 
     @Test func subscribeNeedsMoreAndStreamsTheWatchSet() async throws {

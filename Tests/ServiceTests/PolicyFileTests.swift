@@ -7,7 +7,7 @@ import VarlinkServer
 
 /// Policy files as an administrator writes them, right and wrong.
 @Suite struct PolicyFileTests {
-    let builtIn = Policy.builtIn(quota: 256)
+    let builtIn = Policy.builtIn(quota: 256, capacity: 16_384)
 
     private func load(_ text: String) throws(PolicyFileError) -> Policy {
         var template = Array("/tmp/dmabufd-policy-XXXXXX".utf8CString)
@@ -43,6 +43,18 @@ import VarlinkServer
         #expect(!other.allProcesses, "Processes shows others their own uid's processes only")
     }
 
+    @Test func theReserveKeepsAShareOfTheCapacityForTheUidsItNames() throws {
+        #expect(builtIn.reserve == CapacityReserve(names: 1024, uids: [0]))
+        #expect(try load(#"{"reserve": {"names": 10}}"#).reserve == CapacityReserve(names: 10, uids: [0]))
+        #expect(
+            try load(#"{"reserve": {"uids": [1000], "users": ["nobody"]}}"#).reserve
+                == CapacityReserve(names: 1024, uids: [1000, 65534]))
+        #expect(problem(#"{"reserve": {"names": -1}}"#) == "policy P: reserve.names: must be a whole number, 0 or more")
+        #expect(problem(#"{"reserve": {"names": null}}"#) == "policy P: reserve.names: must be a whole number, 0 or more")
+        #expect(problem(#"{"reserve": {"users": ["no-such-user-here"]}}"#) == #"policy P: reserve.users[0]: no user named "no-such-user-here""#)
+        #expect(problem(#"{"reserve": {"uid": [0]}}"#) == "policy P: reserve.uid: unknown key (expected one of names, uids, users)")
+    }
+
     @Test func aRuleCanShowEveryProcess() throws {
         let policy = try load(#"{"rules": [{"group": "nogroup", "all_processes": true}]}"#)
         #expect(policy.grant(for: nobody).allProcesses)
@@ -70,7 +82,7 @@ import VarlinkServer
     @Test func mistakesNameTheLineOrTheKey() {
         #expect(problem("{\"rules\": [}")?.hasPrefix("policy P: not valid JSON: ") == true)
         #expect(problem("{\"rules\": [}")?.contains("(line 1, column 12)") == true)
-        #expect(problem("{\"rulez\": []}") == "policy P: rulez: unknown key (expected one of default, rules)")
+        #expect(problem("{\"rulez\": []}") == "policy P: rulez: unknown key (expected one of default, reserve, rules)")
         #expect(problem("[]") == "policy P: the file: must be a JSON object")
         #expect(problem("{\"rules\": [{\"uid\": 0, \"user\": \"root\"}]}")
             == "policy P: rules[0]: needs exactly one of \"uid\", \"gid\", \"user\", \"group\"")

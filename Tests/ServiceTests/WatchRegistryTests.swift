@@ -19,21 +19,31 @@ private func prefixes(_ strings: String...) -> [Watch] {
 private struct Maps {
     var registry: WatchRegistry
     var map: Set<Watch> = []
+    /// Each connection's uid: connection n is uid 1000 + n unless `uids` says otherwise.
+    let uids: [ConnectionID: UInt32]
 
-    init(capacity: Int) {
-        registry = WatchRegistry(capacity: capacity)
+    init(capacity: Int, reserve: CapacityReserve = CapacityReserve(names: 0, uids: []),
+         uids: [ConnectionID: UInt32] = [:]) {
+        registry = WatchRegistry(capacity: capacity, reserve: reserve)
+        self.uids = uids
+    }
+
+    func account(_ connection: ConnectionID, quota: Int) -> WatchAccount {
+        WatchAccount(uid: uids[connection] ?? 1000 + UInt32(connection.rawValue), quota: quota)
     }
 
     mutating func watch(_ watches: [Watch], by connection: ConnectionID, quota: Int) throws(WatchError) -> Set<Watch> {
-        let plan = try registry.planWatch(watches, by: connection, quota: quota)
+        let plan = try registry.planWatch(watches, by: connection, account: account(connection, quota: quota))
         enter(plan)
         return registry.watchSet(of: connection)
     }
 
-    mutating func hold(_ watches: [Watch], by connection: ConnectionID, quota: Int) throws(WatchError) -> Set<Watch> {
-        let plan = try registry.planScanHold(watches, by: connection, quota: quota)
+    mutating func hold(_ watches: [Watch], by connection: ConnectionID, quota: Int) throws(WatchError)
+        -> WatchRegistry.Plan
+    {
+        let plan = try registry.planScanHold(watches, by: connection, account: account(connection, quota: quota))
         enter(plan)
-        return plan.held
+        return plan
     }
 
     mutating func enter(_ plan: WatchRegistry.Plan) {
@@ -58,7 +68,7 @@ private struct Maps {
     }
 
     mutating func drop(_ connection: ConnectionID) { leave(registry.drop(connection)) }
-    mutating func release(_ held: Set<Watch>) { leave(registry.release(held)) }
+    mutating func release(_ hold: WatchRegistry.Plan) { leave(registry.release(hold.held, chargedTo: hold.uid)) }
 }
 
 @Suite struct WatchRegistryTests {
@@ -104,24 +114,55 @@ private struct Maps {
         #expect(maps.map == Set(names("x", "y")))
     }
 
-    @Test func capacityCountsOnlyNamesNewToTheMap() throws {
-        var maps = Maps(capacity: 2)
-        _ = try maps.watch(names("x", "y"), by: a, quota: 10)
-        #expect(throws: WatchError.capacityExhausted(capacity: 2)) { try maps.watch(names("x", "z"), by: b, quota: 10) }
-        #expect(maps.registry.watchSet(of: b).isEmpty)
-        let set = try maps.watch(names("x", "y"), by: b, quota: 10)
-        #expect(set == Set(names("x", "y")))
+    @Test func whatAnotherUserWatchesNeverChangesWhetherAChangeFits() throws {
+        // b's answers are the same whether a watches the names b asks for or others.
+        for watchedByA in [names("x", "y"), names("p", "q")] {
+            var maps = Maps(capacity: 3)
+            _ = try maps.watch(watchedByA, by: a, quota: 10)
+            #expect(throws: WatchError.capacityExhausted(capacity: 3)) { try maps.watch(names("x", "y"), by: b, quota: 10) }
+            #expect(try maps.watch(names("x"), by: b, quota: 10) == Set(names("x")))
+            #expect(maps.registry.charge(of: 1002) == 1)
+        }
+    }
+
+    @Test func theQuotaCountsAUidAcrossItsConnections() throws {
+        let c = ConnectionID(3)
+        var maps = Maps(capacity: 10, uids: [a: 1000, b: 1000, c: 1001])
+        _ = try maps.watch(names("x", "y"), by: a, quota: 3)
+        #expect(throws: WatchError.tooManyNames(limit: 3)) { try maps.watch(names("z", "w"), by: b, quota: 3) }
+        // Its own names cost it nothing more on another connection.
+        #expect(try maps.watch(names("x", "y", "z"), by: b, quota: 3) == Set(names("x", "y", "z")))
+        #expect(maps.registry.charge(of: 1000) == 3)
+        #expect(try maps.watch(names("w"), by: c, quota: 3) == Set(names("w")), "another uid has its own quota")
+        maps.drop(a)
+        #expect(maps.registry.charge(of: 1000) == 3, "b still holds x, y and z")
+        maps.drop(b)
+        #expect(maps.registry.charge(of: 1000) == 0)
+        #expect(maps.map == Set(names("w")))
+    }
+
+    @Test func usersOutsideTheReserveCannotFillWhatItKeeps() throws {
+        let root = ConnectionID(3)
+        var maps = Maps(capacity: 4, reserve: CapacityReserve(names: 2, uids: [0]), uids: [root: 0])
+        _ = try maps.watch(names("a1"), by: a, quota: 10)
+        #expect(throws: WatchError.capacityExhausted(capacity: 2)) { try maps.watch(names("b1", "b2"), by: b, quota: 10) }
+        _ = try maps.watch(names("b1"), by: b, quota: 10)
+        #expect(try maps.watch(names("r1", "r2"), by: root, quota: 10).count == 2, "root gets what is kept")
+        #expect(throws: WatchError.capacityExhausted(capacity: 4)) { try maps.watch(names("r3"), by: root, quota: 10) }
+        maps.drop(b)
+        #expect(try maps.watch(names("r3"), by: root, quota: 10).count == 3, "and what others leave")
+        #expect(throws: WatchError.capacityExhausted(capacity: 4)) { try maps.watch(names("b1"), by: b, quota: 10) }
     }
 
     @Test func aPlanChangesNothingUntilItIsCommitted() throws {
         var maps = Maps(capacity: 10)
         _ = try maps.watch(names("x"), by: a, quota: 10)
-        let plan = try maps.registry.planWatch(names("x", "y", "z"), by: a, quota: 10)
+        let plan = try maps.registry.planWatch(names("x", "y", "z"), by: a, account: maps.account(a, quota: 10))
         #expect(plan.entering == names("y", "z"), "only entries new to the union enter the map, in order")
         // The map write failed, say: the plan is dropped, and the registry never saw it.
         #expect(maps.registry.watchSet(of: a) == Set(names("x")))
         #expect(maps.registry.unionCount == 1)
-        #expect(try maps.registry.planWatch(names("y"), by: b, quota: 10).entering == names("y"))
+        #expect(try maps.registry.planWatch(names("y"), by: b, account: maps.account(b, quota: 10)).entering == names("y"))
     }
 
     @Test func scanHoldsLastOnePassAndCountAgainstQuota() throws {
@@ -129,7 +170,7 @@ private struct Maps {
         _ = try maps.watch(names("x"), by: a, quota: 2)
         #expect(throws: WatchError.tooManyNames(limit: 2)) { try maps.hold(names("y", "z"), by: a, quota: 2) }
         let held = try maps.hold(names("x", "y"), by: a, quota: 2)
-        #expect(held == Set(names("y")), "names already watched need no hold")
+        #expect(held.held == Set(names("y")), "names already watched need no hold")
         #expect(maps.map == Set(names("x", "y")))
         #expect(maps.registry.watchSet(of: a) == Set(names("x")), "a hold is not a watch")
         maps.release(held)

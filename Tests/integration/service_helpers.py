@@ -6,6 +6,7 @@ import os
 import resource
 import select
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -107,6 +108,32 @@ def dmabufctl(*args, user=None, env=None):
     if user is not None:
         command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+
+
+def connected_as(uid, path):
+    """A client whose connection a child process running as `uid` made and handed over:
+    the service sees `uid` (SO_PEERCRED is taken at connect), while the test drives it."""
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            parent.close()
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            connection.connect(path)
+            socket.send_fds(child, [b"c"], [connection.fileno()])
+            status = 0
+        finally:
+            os._exit(status)
+    child.close()
+    _, fds, _, _ = socket.recv_fds(parent, 1, 1)
+    parent.close()
+    os.waitpid(pid, 0)
+    assert fds, f"the child running as uid {uid} could not connect to {path}"
+    return RawClient(path, connected=socket.socket(fileno=fds[0]))
 
 
 def as_user(uid, function):

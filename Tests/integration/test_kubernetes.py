@@ -63,7 +63,7 @@ def manifest_files():
     own files, which no Kubernetes schema describes (kustomize checks those itself)."""
     files = sorted(p for p in MANIFESTS.rglob("*.yaml") if p.name != "kustomization.yaml")
     assert {p.relative_to(MANIFESTS).as_posix() for p in files} >= {
-        "namespace.yaml", "daemonset.yaml", "metrics-service.yaml", "example-app/namespace.yaml",
+        "namespace.yaml", "daemonset.yaml", "metrics-service.yaml", "network-policy.yaml", "example-app/namespace.yaml",
         "example-app/pod.yaml"}, files
     return files
 
@@ -319,6 +319,19 @@ def test_the_metrics_port_is_the_same_everywhere(objects):
         assert check["periodSeconds"] >= 10, probe
 
 
+def test_only_the_prometheus_namespace_reaches_the_metrics_port(objects):
+    pod_labels = only(objects, "DaemonSet", "dmabufd")["spec"]["template"]["metadata"]["labels"]
+    _, container = daemon_container(objects)
+    policy = only(objects, "NetworkPolicy", "dmabufd-metrics")["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["policyTypes"] == ["Ingress"]
+    [rule] = policy["ingress"]
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert [container_port(container, port["port"]) for port in rule["ports"]] == [
+        container_port(container, "metrics")]
+    assert "--metrics-watched-names" not in container["args"], "what clients watch stays off the endpoint"
+
+
 def test_dmabufd_updates_node_by_node_and_runs_on_every_node(objects):
     spec = only(objects, "DaemonSet", "dmabufd")["spec"]
     # A second dmabufd on the socket exits 73, so the old one must go first.
@@ -363,7 +376,8 @@ def test_kustomize_renders_each_object_in_its_namespace_with_the_one_image():
     base = documents(kustomize(MANIFESTS))
     example = documents(kustomize(EXAMPLE_APP))
     assert sorted((d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in base) == [
-        ("DaemonSet", "dmabufd", "dmabufd"), ("Namespace", None, "dmabufd"), ("Service", "dmabufd", "dmabufd-metrics")]
+        ("DaemonSet", "dmabufd", "dmabufd"), ("Namespace", None, "dmabufd"),
+        ("NetworkPolicy", "dmabufd", "dmabufd-metrics"), ("Service", "dmabufd", "dmabufd-metrics")]
     assert sorted((d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in example) == [
         ("Namespace", None, "dmabufd-example"), ("Pod", "dmabufd-example", "camera-app")]
     # The DaemonSet's pods carry the base's common label; its selector does not (a

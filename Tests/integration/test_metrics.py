@@ -215,11 +215,37 @@ def test_a_too_short_scrape_interval_is_refused():
 
 @pytest.fixture
 def served():
-    """A service with its HTTP endpoint on a free loopback port."""
-    daemon = Daemon("--metrics-address", "127.0.0.1:0", "--metrics-min-interval-msec", HOUR_MSEC)
+    """A service with its HTTP endpoint on a free loopback port, per-name series included."""
+    daemon = Daemon("--metrics-address", "127.0.0.1:0", "--metrics-min-interval-msec", HOUR_MSEC,
+                    "--metrics-watched-names")
     yield daemon, endpoint(daemon)
     assert daemon.stop() == 0, daemon.output()
     assert "stopped serving metrics" in daemon.output()
+
+
+@pytest.mark.parametrize("opted_in", [False, True])
+def test_the_endpoint_tells_what_is_watched_only_when_the_operator_opts_in(opted_in):
+    daemon = Daemon("--metrics-address", "127.0.0.1:0", "--metrics-min-interval-msec", HOUR_MSEC,
+                    *(["--metrics-watched-names"] if opted_in else []))
+    try:
+        with RawClient(daemon.socket) as watcher:
+            assert "error" not in watcher.call(MONITOR + "Watch", {"names": ["secret-name"], "prefixes": ["secret-"]})
+            status, _, body = fetch(endpoint(daemon))
+            assert status == 200
+            promtool_check(body)
+            over_http = Metrics(body)
+            if opted_in:
+                assert over_http.value("dmabufd_watched_names") == 2
+                assert over_http.samples("dmabufd_watched_bytes") == {
+                    frozenset({"name": "secret-name", "kind": "name"}.items()): 0,
+                    frozenset({"name": "secret-", "kind": "prefix"}.items()): 0}
+            else:
+                assert "secret" not in body and "dmabufd_watched_" not in body, body
+                assert over_http.value("dmabufd_watch_capacity") == 16384
+            # The Metrics method (root only by default) always has them.
+            assert Metrics(scrape(daemon).text).value("dmabufd_watched_names") == 2
+    finally:
+        assert daemon.stop() == 0, daemon.output()
 
 
 def test_the_endpoint_serves_the_same_text_as_the_method(served):

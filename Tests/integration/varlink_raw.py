@@ -20,10 +20,13 @@ def wait_for_socket(path, process, timeout):
 
 
 class RawClient:
-    def __init__(self, path, timeout=30):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def __init__(self, path, timeout=30, connected=None):
+        """`connected`: a socket already connected to the service (by another process,
+        say, whose credentials the service then sees), used instead of connecting to `path`."""
+        self.sock = connected or socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        if connected is None:
+            self.sock.connect(path)
         self.pending = b""
 
     def close(self):

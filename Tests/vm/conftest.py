@@ -146,7 +146,7 @@ def service():
     """One dmabufd with default options for the whole session (start-up costs ~20 s under
     TCG), its metrics endpoint on a free loopback port with the per-cgroup series; its
     clean exit on SIGTERM is checked at the end."""
-    started = Daemon("--metrics-address", "127.0.0.1:0", "--metrics-cgroups")
+    started = Daemon("--metrics-address", "127.0.0.1:0", "--metrics-cgroups", "--metrics-watched-names")
     # Non-root clients need the socket's final mode; it is set just after the socket starts
     # accepting (test_unprivileged has a test of its own for that window).
     wait_for_socket_mode(started.socket, 0o666)

@@ -74,13 +74,13 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     private func answer(_ method: MonitorInterface.Method, _ call: Call, from client: ClientContext, grant: Grant)
         async throws(VarlinkError) -> [String: JSON]
     {
-        let quota = grant.maxNames ?? Int.max
+        let account = WatchAccount(uid: client.peer.uid, quota: grant.maxNames ?? Int.max)
         switch method {
         case .watch:
             let request = try WatchParameters(parameters: call.parameters)
             let watches = try watches(names: request.names, prefixes: request.prefixes)
             let set = try await answering { () throws(MonitorError) in
-                try await monitor.watch(watches, by: client.connection, quota: quota)
+                try await monitor.watch(watches, by: client.connection, account: account)
             }
             return WatchReply(set).parameters
         case .unwatch:
@@ -96,7 +96,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             let watches = try watches(names: request.names ?? [], prefixes: request.prefixes)
             let outcome = try await answering { () throws(MonitorError) in
                 try await monitor.scan(
-                    watches, by: client.connection, quota: quota, details: details, holders: holders,
+                    watches, by: client.connection, account: account, details: details, holders: holders,
                     asker: asker(client))
             }
             let uid = client.peer.uid
@@ -110,7 +110,8 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             return ListReply(buffers: buffers, scan: ScanInfo(outcome.totals, detailed: true)).parameters
         case .status:
             _ = try NoParameters(parameters: call.parameters)
-            let status = await monitor.status()
+            // What others watch is theirs: only root sees the union.
+            let status = await monitor.status(of: client.peer.uid, totals: client.peer.uid == 0)
             return StatusReply(
                 version: ProductVersion.string, kernel: kernelRelease, clients: status.clients,
                 watched: status.watched, capacity: status.capacity, scans: status.passes,
@@ -118,7 +119,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             ).parameters
         case .metrics:
             _ = try NoParameters(parameters: call.parameters)
-            let report = try await answering { () throws(MonitorError) in try await metrics.report() }
+            let report = try await answering { () throws(MonitorError) in try await metrics.report(watchedNames: true) }
             return MetricsReply(exposition: report.exposition).parameters
         case .processes:
             _ = try NoParameters(parameters: call.parameters)

@@ -25,7 +25,9 @@ public struct MetricsCollector: Sendable {
         self.cgroups = cgroups
     }
 
-    public func report() async throws(MonitorError) -> MetricsReport {
+    /// - Parameter watchedNames: whether the report has the per-name series, which tell
+    ///   what clients watch.
+    public func report(watchedNames: Bool) async throws(MonitorError) -> MetricsReport {
         let metrics = try await monitor.metrics(maxAge: minInterval)
         let cgroupBytes = cgroups.flatMap { paths in
             metrics.attribution.map { latest in
@@ -34,6 +36,7 @@ public struct MetricsCollector: Sendable {
             }
         }
         return MetricsReport(
-            monitor: metrics, counters: counters.snapshot, version: version, kernel: kernel, cgroupBytes: cgroupBytes)
+            monitor: metrics, counters: counters.snapshot, version: version, kernel: kernel, cgroupBytes: cgroupBytes,
+            watchedNames: watchedNames)
     }
 }

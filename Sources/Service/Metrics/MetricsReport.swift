@@ -12,6 +12,9 @@ public struct MetricsReport: Sendable {
     public var kernel: String
     /// Each cgroup subtree's bytes (each buffer once), by path; nil when not asked for.
     public var cgroupBytes: [(path: String, bytes: UInt64)]?
+    /// Whether to write the series that tell what clients watch (each name's, and how
+    /// many names in all: counting the union would tell whether a name was watched).
+    public var watchedNames: Bool
 
     /// The report in the Prometheus text exposition format, version 0.0.4.
     public var exposition: String {
@@ -88,8 +91,13 @@ public struct MetricsReport: Sendable {
             monitor.statistics.durations)
     }
 
-    /// Every watched name and prefix, as the latest pass saw it.
+    /// Every watched name and prefix, as the latest pass saw it, when asked for; the capacity.
     private func writeWatches(into out: inout ExpositionWriter) {
+        defer {
+            out.family("dmabufd_watch_capacity", .gauge, help: "Names and prefixes the kernel map can hold (--capacity).")
+            out.sample("dmabufd_watch_capacity", monitor.capacity)
+        }
+        guard watchedNames else { return }
         out.family(
             "dmabufd_watched_buffers", .gauge,
             help: "DMA-BUFs that carry a watched name (kind=\"name\") or start with a watched prefix (kind=\"prefix\"), in the latest pass.")
@@ -104,8 +112,6 @@ public struct MetricsReport: Sendable {
         }
         out.family("dmabufd_watched_names", .gauge, help: "Names and prefixes some client watches (entries in the kernel map).")
         out.sample("dmabufd_watched_names", monitor.watches.count)
-        out.family("dmabufd_watch_capacity", .gauge, help: "Names and prefixes the kernel map can hold (--capacity).")
-        out.sample("dmabufd_watch_capacity", monitor.capacity)
     }
 
     /// Clients, and what the service refused or answered with an error.

@@ -48,6 +48,8 @@ public actor BufferMonitor {
     private struct Waiter {
         let connection: ConnectionID
         let held: Set<Watch>
+        /// Whom `held` is charged to.
+        let heldFor: UInt32
         let collecting: BufferCollection
         /// Whether it wants the holders walked right after the pass.
         let holders: HoldersWanted
@@ -58,9 +60,13 @@ public actor BufferMonitor {
 
     /// - Parameter eventLoop: the thread every pass and map write runs on; give the
     ///   monitor one of its own so a pass never stalls socket I/O.
-    public init(backend: sending any ScanBackend, eventLoop: any EventLoop) {
+    /// - Parameter reserve: the share of the capacity only some uids may use.
+    public init(
+        backend: sending any ScanBackend, reserve: CapacityReserve = CapacityReserve(names: 0, uids: []),
+        eventLoop: any EventLoop
+    ) {
         self.backend = backend
-        self.registry = WatchRegistry(capacity: backend.capacity)
+        self.registry = WatchRegistry(capacity: backend.capacity, reserve: reserve)
         self.unownedExecutor = eventLoop.executor.asUnownedSerialExecutor()
     }
 
@@ -78,10 +84,10 @@ public actor BufferMonitor {
     }
 
     /// Adds `watches` to the connection's set; returns the set afterwards.
-    public func watch(_ watches: [Watch], by connection: ConnectionID, quota: Int) throws(MonitorError)
+    public func watch(_ watches: [Watch], by connection: ConnectionID, account: WatchAccount) throws(MonitorError)
         -> Set<Watch>
     {
-        try apply { () throws(WatchError) in try registry.planWatch(watches, by: connection, quota: quota) }
+        try apply { () throws(WatchError) in try registry.planWatch(watches, by: connection, account: account) }
         subscribersStale = true
         return registry.watchSet(of: connection)
     }
@@ -99,18 +105,21 @@ public actor BufferMonitor {
     /// With `holders`, also the walk of the holders that followed the pass (and the
     /// matched buffers' records, to join them with).
     public func scan(
-        _ extra: [Watch], by connection: ConnectionID, quota: Int, details: Bool = false, holders: Bool = false,
-        asker: UInt32? = nil
+        _ extra: [Watch], by connection: ConnectionID, account: WatchAccount, details: Bool = false,
+        holders: Bool = false, asker: UInt32? = nil
     ) async throws(MonitorError) -> PassOutcome {
-        let plan = try apply { () throws(WatchError) in try registry.planScanHold(extra, by: connection, quota: quota) }
+        let plan = try apply { () throws(WatchError) in
+            try registry.planScanHold(extra, by: connection, account: account)
+        }
         return try await nextPass(
-            connection: connection, held: plan.held, collecting: details || holders ? .matched : .none,
+            connection: connection, held: plan.held, heldFor: plan.uid,
+            collecting: details || holders ? .matched : .none,
             holders: holders ? .required : .no, asker: asker)
     }
 
     /// Runs (or joins) the next pass with every buffer's record collected.
     public func list(by connection: ConnectionID) async throws(MonitorError) -> PassOutcome {
-        try await nextPass(connection: connection, held: [], collecting: .all)
+        try await nextPass(connection: connection, collecting: .all)
     }
 
     /// Runs (or joins) the next pass with every buffer's record collected, and walks every
@@ -119,7 +128,7 @@ public actor BufferMonitor {
     public func attribution(by connection: ConnectionID, asker: UInt32? = nil) async throws(MonitorError)
         -> PassOutcome
     {
-        try await nextPass(connection: connection, held: [], collecting: .all, holders: .required, asker: asker)
+        try await nextPass(connection: connection, collecting: .all, holders: .required, asker: asker)
     }
 
     /// Starts the connection's subscription: an update after the next pass (started now,
@@ -166,10 +175,12 @@ public actor BufferMonitor {
         }
     }
 
-    public func status() -> MonitorStatus {
+    /// For `uid`: what it watches, or with `totals` what everyone does (the union, and
+    /// the entries the kernel maps hold).
+    public func status(of uid: UInt32, totals: Bool) -> MonitorStatus {
         MonitorStatus(
-            clients: clients.count, watched: registry.unionCount, capacity: registry.capacity,
-            passes: statistics.passes, mapEntries: backend.mapEntryCount(),
+            clients: clients.count, watched: totals ? registry.unionCount : registry.charge(of: uid),
+            capacity: registry.capacity, passes: statistics.passes, mapEntries: totals ? backend.mapEntryCount() : nil,
             exporters: statistics.latest?.totals.exporters)
     }
 
@@ -188,14 +199,14 @@ public actor BufferMonitor {
     }
 
     private func nextPass(
-        connection: ConnectionID, held: Set<Watch>, collecting: BufferCollection, holders: HoldersWanted = .no,
-        asker: UInt32? = nil
+        connection: ConnectionID, held: Set<Watch> = [], heldFor uid: UInt32 = 0, collecting: BufferCollection,
+        holders: HoldersWanted = .no, asker: UInt32? = nil
     ) async throws(MonitorError) -> PassOutcome {
         try await withCheckedContinuation { continuation in
             waiting.append(
                 Waiter(
-                    connection: connection, held: held, collecting: collecting, holders: holders, asker: asker,
-                    continuation: continuation))
+                    connection: connection, held: held, heldFor: uid, collecting: collecting, holders: holders,
+                    asker: asker, continuation: continuation))
             schedulePass()
         }.get()
     }
@@ -239,7 +250,7 @@ public actor BufferMonitor {
                 returning: outcome(
                     of: result, for: waiter.connection, adding: waiter.held, buffers: waiter.collecting != .none,
                     holders: walk, asker: waiter.asker))
-            removeFromMaps(registry.release(waiter.held))
+            removeFromMaps(registry.release(waiter.held, chargedTo: waiter.heldFor))
         }
         publish(result)
     }

@@ -3,11 +3,12 @@ import VarlinkServer
 
 /// Who gets which grant: the first rule whose subject the peer is, else the default.
 ///
-/// The built-in policy: root gets everything, bounded only by the map's capacity; every
-/// other uid gets every method but `List`, `Metrics` and `Cgroups` (each shows what other
-/// clients cannot otherwise see: every buffer, every watched name, every container's
-/// holdings), `Processes` of its own uid only, with details, at most `quota` names and
-/// prefixes per connection and 128 connections at once.
+/// The built-in policy: root gets everything, bounded only by the map's capacity, and a
+/// sixteenth of that capacity kept for it alone; every other uid gets every method but
+/// `List`, `Metrics` and `Cgroups` (each shows what other clients cannot otherwise see:
+/// every buffer, every watched name, every container's holdings), `Processes` of its own
+/// uid only, with details, at most `quota` names and prefixes across its connections and
+/// 128 connections at once.
 public struct Policy: Sendable, Equatable {
     /// A uid, or a gid matched against the peer's primary group (what `SO_PEERCRED` tells;
     /// supplementary groups are not seen).
@@ -43,20 +44,24 @@ public struct Policy: Sendable, Equatable {
     public var rules: [Rule]
     /// For peers no rule names.
     public var fallback: Grant
+    /// The share of the capacity only some uids may use.
+    public var reserve: CapacityReserve
 
-    public init(rules: [Rule], fallback: Grant) {
+    public init(rules: [Rule], fallback: Grant, reserve: CapacityReserve) {
         self.rules = rules
         self.fallback = fallback
+        self.reserve = reserve
     }
 
-    public static func builtIn(quota: Int) -> Policy {
+    public static func builtIn(quota: Int, capacity: Int) -> Policy {
         var methods = Set(MonitorInterface.Method.allCases)
         methods.remove(.list)
         methods.remove(.metrics)
         methods.remove(.cgroups)
         return Policy(
             rules: [Rule(subject: .uid(0), grant: .everything)],
-            fallback: Grant(methods: methods, maxNames: quota, maxConnections: 128, details: true))
+            fallback: Grant(methods: methods, maxNames: quota, maxConnections: 128, details: true),
+            reserve: .builtIn(capacity: capacity))
     }
 
     public func grant(for peer: PeerCredentials) -> Grant {

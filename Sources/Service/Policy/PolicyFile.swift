@@ -18,9 +18,13 @@ public struct PolicyFileError: Error, Equatable, CustomStringConvertible {
 ///       "rules": [
 ///         {"uid": 0, "methods": ["*"], "max_names": null, "max_connections": null},
 ///         {"group": "video", "methods": ["*"], "max_names": 1024}
-///       ]
+///       ],
+///       "reserve": {"names": 1024, "users": ["root", "monitoring"]}
 ///     }
 ///
+/// `reserve` keeps `names` of the capacity for the uids it lists (`uids` by number,
+/// `users` by name); a field it leaves out keeps the built-in value (a sixteenth of the
+/// capacity, for root).
 /// `all_processes: true` lets `Processes` show every process, not only the caller's
 /// own uid's. `default` is the grant of peers no rule names; a field it leaves out keeps the built-in
 /// default's value. Each rule names one subject (`uid`, `gid`, `user` or `group`; names are
@@ -30,6 +34,7 @@ public struct PolicyFileError: Error, Equatable, CustomStringConvertible {
 public enum PolicyFile {
     private static let grantKeys: Set<String> = ["methods", "max_names", "max_connections", "details", "all_processes"]
     private static let subjectKeys: Set<String> = ["uid", "gid", "user", "group"]
+    private static let reserveKeys: Set<String> = ["names", "uids", "users"]
 
     public static func load(_ path: String, builtIn: Policy) throws(PolicyFileError) -> Policy {
         let bytes = try read(path)
@@ -47,11 +52,14 @@ public enum PolicyFile {
     }
 
     private static func policy(from root: JSON, builtIn: Policy) throws(PolicyProblem) -> Policy {
-        let top = try object(root, at: "", allowing: ["default", "rules"])
+        let top = try object(root, at: "", allowing: ["default", "rules", "reserve"])
         let fallback = try top["default"].map { value throws(PolicyProblem) in
             try grant(try object(value, at: "default", allowing: grantKeys), at: "default", over: builtIn.fallback)
         } ?? builtIn.fallback
-        guard let rulesValue = top["rules"] else { return Policy(rules: [], fallback: fallback) }
+        let reserve = try top["reserve"].map { value throws(PolicyProblem) in
+            try self.reserve(try object(value, at: "reserve", allowing: reserveKeys), over: builtIn.reserve)
+        } ?? builtIn.reserve
+        guard let rulesValue = top["rules"] else { return Policy(rules: [], fallback: fallback, reserve: reserve) }
         guard case .array(let elements) = rulesValue else { throw PolicyProblem("rules", "must be an array of rules") }
         var rules: [Policy.Rule] = []
         for (index, element) in elements.enumerated() {
@@ -61,7 +69,36 @@ public enum PolicyFile {
                 Policy.Rule(
                     subject: try subject(fields, at: at), grant: try grant(fields, at: at, over: fallback)))
         }
-        return Policy(rules: rules, fallback: fallback)
+        return Policy(rules: rules, fallback: fallback, reserve: reserve)
+    }
+
+    private static func reserve(_ fields: [String: JSON], over base: CapacityReserve) throws(PolicyProblem)
+        -> CapacityReserve
+    {
+        var reserve = base
+        if let value = fields["names"] {
+            guard let names = value.intValue, names >= 0 else {
+                throw PolicyProblem("reserve.names", "must be a whole number, 0 or more")
+            }
+            reserve.names = names
+        }
+        if fields["uids"] != nil || fields["users"] != nil { reserve.uids = [] }
+        if let value = fields["uids"] {
+            guard case .array(let ids) = value else { throw PolicyProblem("reserve.uids", "must be an array of uids") }
+            for (index, id) in ids.enumerated() { reserve.uids.insert(try self.id(id, at: "reserve.uids[\(index)]")) }
+        }
+        if let value = fields["users"] {
+            guard case .array(let names) = value else {
+                throw PolicyProblem("reserve.users", "must be an array of user names")
+            }
+            for (index, name) in names.enumerated() {
+                let at = "reserve.users[\(index)]"
+                let name = try string(name, at: at)
+                guard let entry = getpwnam(name) else { throw PolicyProblem(at, "no user named \"\(name)\"") }
+                reserve.uids.insert(entry.pointee.pw_uid)
+            }
+        }
+        return reserve
     }
 
     private static func subject(_ fields: [String: JSON], at path: String) throws(PolicyProblem) -> Policy.Subject {

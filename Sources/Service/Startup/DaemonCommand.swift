@@ -18,7 +18,8 @@ public struct DaemonCommand: ParsableCommand {
 
             Who may do what: by default root may call every method; every other user every method \
             but List, Metrics and Cgroups (Processes shows them their own processes), with at \
-            most --client-quota names and prefixes per connection and 128 connections per uid. \
+            most --client-quota names and prefixes per uid (across its connections) and 128 \
+            connections per uid; a sixteenth of --capacity is kept for root alone. \
             --policy replaces that with a JSON file (see dmabufd(8)).
 
             It must start as root (CAP_BPF and CAP_PERFMON load the program). Once the program is \
@@ -63,7 +64,8 @@ public struct DaemonCommand: ParsableCommand {
     @Option(help: "Names and prefixes the kernel maps hold at most, across all clients.")
     var capacity = 16_384
 
-    @Option(help: "Names and prefixes (watched, plus those of one Scan) a non-root connection may hold.")
+    @Option(
+        help: "Names and prefixes (watched, plus those of Scans in flight) a non-root uid may hold across its connections.")
     var clientQuota = 256
 
     @Option(help: "Names and prefixes one call may carry, whoever calls.")
@@ -135,6 +137,15 @@ public struct DaemonCommand: ParsableCommand {
             """)
     var metricsCgroups = false
 
+    @Flag(
+        help: """
+            Serve the per-name series (dmabufd_watched_buffers, dmabufd_watched_bytes, \
+            dmabufd_watched_names) on the metrics endpoint too. Off by default: who watches \
+            what is each client's own, and whoever reaches the port would learn it. The \
+            Metrics method (root only by default) always has them.
+            """)
+    var metricsWatchedNames = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -190,7 +201,7 @@ public struct DaemonCommand: ParsableCommand {
     }
 
     func loadPolicy() throws(PolicyFileError) -> Policy {
-        let builtIn = Policy.builtIn(quota: clientQuota)
+        let builtIn = Policy.builtIn(quota: clientQuota, capacity: capacity)
         guard let policy else { return builtIn }
         return try PolicyFile.load(policy, builtIn: builtIn)
     }

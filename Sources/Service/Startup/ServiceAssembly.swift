@@ -19,8 +19,8 @@ public struct ServiceAssembly {
     public func serve(_ prepared: sending PreparedService) async {
         let logger = prepared.logger
         let passThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let monitor = BufferMonitor(backend: prepared.program, eventLoop: passThread.next())
         let policy = prepared.policy
+        let monitor = BufferMonitor(backend: prepared.program, reserve: policy.reserve, eventLoop: passThread.next())
         let counters = ServiceCounters()
         let cgroups = CgroupPaths(root: options.cgroupRoot)
         logger.info("cgroups are named from \(cgroups.root ?? "nowhere: no cgroup2 hierarchy is mounted")")
@@ -40,9 +40,10 @@ public struct ServiceAssembly {
             limits: options.connectionLimits(maxConnections: prepared.maxConnections),
             connectionsPerUID: { policy.grant(for: $0).maxConnections }, observer: counters,
             group: MultiThreadedEventLoopGroup.singleton, notifier: ServiceManagerNotifier(), logger: logger)
+        let watchedNames = options.metricsWatchedNames
         let endpoint = prepared.metricsListener.map { listener in
             MetricsHTTPServer(
-                listener, exposition: { try await metrics.report().exposition },
+                listener, exposition: { try await metrics.report(watchedNames: watchedNames).exposition },
                 group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         }
         let group = ServiceGroup(

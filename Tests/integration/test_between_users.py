@@ -1,0 +1,87 @@
+"""One local user against another (docs/hardening.md, "Between users"): quotas count a
+uid across all its connections, a share of the capacity is kept for root, and nothing a
+user can ask tells what another user watches."""
+import os
+import tempfile
+
+from service_helpers import NOBODY, Daemon, connected_as
+from varlink_raw import MONITOR
+
+OTHER = 1000  # a second unprivileged user
+
+
+def names(prefix, count):
+    return [f"{prefix}{index:03d}" for index in range(count)]
+
+
+def test_the_quota_counts_a_uid_across_its_connections():
+    daemon = Daemon("--client-quota", "256")
+    try:
+        first, second = connected_as(NOBODY, daemon.socket), connected_as(NOBODY, daemon.socket)
+        assert "error" not in first.call(MONITOR + "Watch", {"names": names("a", 200)})
+        assert second.call(MONITOR + "Watch", {"names": names("b", 100)}) == {
+            "error": "io.dmabufd.Monitor.TooManyNames", "parameters": {"limit": 256}}
+        # Its own names cost it nothing more on another connection.
+        assert "error" not in second.call(MONITOR + "Watch", {"names": names("a", 200) + names("b", 56)})
+        assert second.call(MONITOR + "Status")["parameters"]["watched"] == 256
+        with connected_as(OTHER, daemon.socket) as other:
+            assert "error" not in other.call(MONITOR + "Watch", {"names": names("c", 256)}), "a quota of its own"
+        first.close()
+        second.close()
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+
+
+def test_no_user_can_take_the_share_kept_for_root():
+    policy = os.path.join(tempfile.mkdtemp(), "policy.json")
+    with open(policy, "w") as file:  # no quota: only the capacity bounds nobody
+        file.write('{"default": {"max_names": null}, "reserve": {"names": 4}}')
+    daemon = Daemon("--capacity", "64", "--policy", policy)
+    try:
+        clients = [connected_as(NOBODY, daemon.socket) for _ in range(4)]
+        for index, client in enumerate(clients[:3]):
+            assert "error" not in client.call(MONITOR + "Watch", {"names": names(f"n{index}-", 20)})
+        assert clients[3].call(MONITOR + "Watch", {"names": names("n3-", 1)}) == {
+            "error": "io.dmabufd.Monitor.CapacityExhausted", "parameters": {"capacity": 60}}
+        with daemon.client() as root:
+            assert "error" not in root.call(MONITOR + "Watch", {"names": names("root", 4)})
+            assert root.call(MONITOR + "Watch", {"names": ["one-more"]}) == {
+                "error": "io.dmabufd.Monitor.CapacityExhausted", "parameters": {"capacity": 64}}
+            assert root.call(MONITOR + "Status")["parameters"]["watched"] == 64
+        for client in clients:
+            client.close()
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+
+
+def what_nobody_sees(other_watches):
+    """Everything nobody can ask about its own watches, while OTHER watches `other_watches`,
+    in a fresh service whose share for users is 30 names."""
+    daemon = Daemon("--capacity", "32", "--client-quota", "64")
+    try:
+        with connected_as(OTHER, daemon.socket) as other, connected_as(NOBODY, daemon.socket) as me:
+            assert "error" not in other.call(MONITOR + "Watch", {"names": other_watches})
+            seen = [me.call(MONITOR + "Status")["parameters"]]
+            seen.append(me.call(MONITOR + "Watch", {"names": names("x", 12)}))  # more than is left
+            seen.append(me.call(MONITOR + "Watch", {"names": names("x", 10)}))
+            seen.append(me.call(MONITOR + "Unwatch", {"names": names("x", 1)}))
+            seen.append(me.call(MONITOR + "Scan")["parameters"]["matches"])
+            seen.append(me.call(MONITOR + "Scan", {"names": names("x", 3)})["parameters"]["matches"])
+            status = me.call(MONITOR + "Status")["parameters"]
+            seen.append({key: status[key] for key in status if key not in ("scans", "exporters")})
+            with daemon.client() as root:
+                union = root.call(MONITOR + "Status")["parameters"]
+        return seen, union
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+
+
+def test_nothing_nobody_can_ask_tells_whether_another_user_watches_the_same_names():
+    same, union_same = what_nobody_sees(names("x", 20))
+    others, union_others = what_nobody_sees(names("y", 20))
+    assert same == others
+    assert same[1] == {"error": "io.dmabufd.Monitor.CapacityExhausted", "parameters": {"capacity": 30}}
+    assert same[-1]["watched"] == 9 and "map_entries" not in same[-1], "its own count, no totals"
+    # Root sees the union, which differs.
+    assert (union_same["watched"], union_same["map_entries"]) == (20, 20)
+    assert (union_others["watched"], union_others["map_entries"]) == (29, 29)
