@@ -1,6 +1,9 @@
 import DmabufProtocol
 
 /// Routes each call to the interface it names and serves `org.varlink.service` itself.
+/// No method served here upgrades the connection to another protocol: a call that asks
+/// to (`"upgrade": true`) is refused with `InvalidParameter` naming `upgrade`, and the
+/// connection goes on speaking Varlink.
 public struct VarlinkDispatcher: Sendable {
     private let info: GetInfoReply
     private let interfaces: [String: any VarlinkInterfaceServer]
@@ -14,6 +17,7 @@ public struct VarlinkDispatcher: Sendable {
 
     public func dispatch(_ call: Call, from client: ClientContext) async -> Response {
         do throws(VarlinkError) {
+            if call.upgrade { throw .invalidParameter("upgrade") }
             if call.interface == ServiceInterface.name { return .reply(try serveServiceInterface(call)) }
             guard let server = interfaces[call.interface] else { throw VarlinkError.interfaceNotFound(call.interface) }
             return try await server.serve(call, from: client)

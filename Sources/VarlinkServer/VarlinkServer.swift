@@ -19,6 +19,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     private let group: any EventLoopGroup
     private let notifier: ServiceManagerNotifier
     private let logger: Logger
+    private let refusals: RefusalLog
 
     /// - Parameters:
     ///   - listener: the bound, listening socket; the server closes it, and removes its
@@ -38,6 +39,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
         self.observer = observer
         self.connectionsPerUID = connectionsPerUID
         self.group = group
+        self.refusals = RefusalLog(logger: logger)
         self.notifier = notifier
         self.logger = logger
     }
@@ -56,7 +58,8 @@ public struct VarlinkServer: Service, CustomStringConvertible {
                     for try await accepted in inbound {
                         if let refusal = gate.admit(accepted.peer, perUID: connectionsPerUID(accepted.peer)) {
                             observer.turnedAway(refusal.limit)
-                            logger.notice("turned away a connection from \(accepted.peer): \(refusal)")
+                            refusals.notice(
+                                "turned away a connection from \(accepted.peer): \(refusal)", uid: accepted.peer.uid)
                             accepted.channel.close(promise: nil)
                             continue
                         }

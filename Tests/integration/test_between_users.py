@@ -1,10 +1,13 @@
-"""One local user against another (docs/hardening.md, "Between users"): quotas count a
-uid across all its connections, a share of the capacity is kept for root, and nothing a
-user can ask tells what another user watches."""
+"""One local user against another, or against the operator (docs/hardening.md, "Between
+users"): quotas count a uid across all its connections, a share of the capacity is kept
+for root, nothing a user can ask tells what another user watches, and refusals cannot
+flood the log."""
+import json
 import os
 import tempfile
+import threading
 
-from service_helpers import NOBODY, Daemon, connected_as
+from service_helpers import NOBODY, Daemon, connected_as, wait_until
 from varlink_raw import MONITOR
 
 OTHER = 1000  # a second unprivileged user
@@ -85,3 +88,29 @@ def test_nothing_nobody_can_ask_tells_whether_another_user_watches_the_same_name
     # Root sees the union, which differs.
     assert (union_same["watched"], union_same["map_entries"]) == (20, 20)
     assert (union_others["watched"], union_others["map_entries"]) == (29, 29)
+
+
+def test_a_flood_of_refused_calls_writes_a_few_lines_and_then_one_summary():
+    """20,000 pipelined calls nobody may not make: five log lines, then one that counts
+    the rest when the 10 s window ends (the log is the operator's, not the caller's)."""
+    daemon = Daemon()
+    try:
+        flood = 20_000
+        with connected_as(NOBODY, daemon.socket) as client:
+            calls = (json.dumps({"method": MONITOR + "List"}) + "\0").encode() * flood
+            sender = threading.Thread(target=client.send_raw, args=(calls,))  # replies come back meanwhile
+            sender.start()
+            replies = [client.receive() for _ in range(flood)]
+            sender.join()
+        assert all(reply == {"error": "org.varlink.service.PermissionDenied", "parameters": {}} for reply in replies)
+        summary = f"… and {flood - 5} more refusals of uid {NOBODY} in the last 10 s, not logged one by one"
+        wait_until(daemon.output, lambda log: summary in log, timeout=20, what="the summary line")
+        denied = [line for line in daemon.output().splitlines() if f"denied {MONITOR}List to uid={NOBODY}" in line]
+        assert len(denied) == 5, denied
+        # A new window logs again.
+        with connected_as(NOBODY, daemon.socket) as client:
+            assert client.call(MONITOR + "List")["error"] == "org.varlink.service.PermissionDenied"
+        denied = [line for line in daemon.output().splitlines() if f"denied {MONITOR}List to uid={NOBODY}" in line]
+        assert len(denied) == 6
+    finally:
+        assert daemon.stop() == 0, daemon.output()

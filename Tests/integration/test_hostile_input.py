@@ -265,6 +265,11 @@ CALL_FIELDS = [
     closed("undecodable-oneway", b'{"method":1,"oneway":true}\0', invalid('"method" is an integer, not a string'),
            note="a message that is not a call is answered even when it says oneway"),
     open_("oneway-with-bad-parameters", raw_call(W, {"names": 1}, oneway=True), NO_REPLY),
+    open_("upgrade", raw_call(STATUS, upgrade=True), bad_parameter("upgrade"),
+          note="no method here upgrades the connection: refused, and the connection speaks Varlink on"),
+    open_("upgrade-of-org.varlink.service", raw_call("org.varlink.service.GetInfo", upgrade=True),
+          bad_parameter("upgrade")),
+    open_("upgrade-null", raw_call(STATUS, upgrade=None), lambda r: r["parameters"]["capacity"] == 16384),
 ]
 
 

@@ -18,7 +18,8 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     private let cgroups: CgroupPaths
     /// The service's own pid namespace, which the pids of its replies are in.
     private let pidNamespace = PidfdInfo.ownPidNamespace()
-    private let logger: Logger
+    /// Where denials are logged, a few lines per uid at most.
+    private let refusals: RefusalLog
 
     /// - Parameter maxNamesPerCall: names and prefixes one call may carry, whoever calls.
     /// - Parameter cgroups: names the cgroups of `Processes`, `Cgroups` and `Mine`.
@@ -33,7 +34,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         self.policy = policy
         self.maxNamesPerCall = maxNamesPerCall
         self.kernelRelease = kernelRelease
-        self.logger = logger
+        self.refusals = RefusalLog(logger: logger)
     }
 
     public func clientConnected(_ client: ClientContext) async {
@@ -58,7 +59,9 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     {
         guard granted else {
             counters.denied(denial)
-            logger.notice("denied \(call.method)\(denial == .details ? " with details" : "") to \(client.peer)")
+            refusals.notice(
+                "denied \(call.method)\(denial == .details ? " with details" : "") to \(client.peer)",
+                uid: client.peer.uid)
             throw .permissionDenied()
         }
     }
