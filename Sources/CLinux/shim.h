@@ -1,9 +1,10 @@
 #ifndef CLINUX_SHIM_H
 #define CLINUX_SHIM_H
 
-// Linux process calls Swift cannot make itself: prctl(2) is variadic, and glibc has no
-// capset(2) wrapper.
+// Linux process calls Swift cannot make itself: prctl(2) is variadic, glibc has no
+// capset(2) wrapper, and Glibc's Swift module leaves out malloc.h.
 #include <linux/capability.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -21,6 +22,11 @@ static inline int CLinux_capset(uint64_t effective, uint64_t permitted, uint64_t
         {(uint32_t)(effective >> 32), (uint32_t)(permitted >> 32), (uint32_t)(inheritable >> 32)},
     };
     return (int)syscall(SYS_capset, &header, data);
+}
+
+// Hands the free memory at the top of every malloc arena back to the kernel.
+static inline int CLinux_malloc_trim(void) {
+    return malloc_trim(0);
 }
 
 #endif

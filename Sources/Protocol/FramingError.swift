@@ -7,6 +7,9 @@ public enum FramingError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A message started but its NUL did not arrive within `timeout` (the server's
     /// clock decides; `MessageFramer` itself has none).
     case messageUnfinished(timeout: Duration)
+    /// The connection's unfinished message would take the bytes that every connection's
+    /// unfinished messages may hold together past `limit` (the server's budget decides).
+    case unfinishedMessagesOverBudget(limit: Int)
 
     public var description: String {
         switch self {
@@ -14,6 +17,9 @@ public enum FramingError: Error, Sendable, Equatable, CustomStringConvertible {
             return "message exceeds \(limit) bytes"
         case .messageUnfinished(let timeout):
             return "message not finished within \(Int(timeout / .milliseconds(1))) ms"
+        case .unfinishedMessagesOverBudget(let limit):
+            return "the service already holds \(limit) bytes of unfinished messages from its clients; "
+                + "send each message whole, at once"
         }
     }
 

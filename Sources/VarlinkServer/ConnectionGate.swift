@@ -11,10 +11,15 @@ final class ConnectionGate: Sendable {
     }
 
     private let maxConnections: Int
+    /// Connections only `reservedUIDs` may take.
+    private let reservedConnections: Int
+    private let reservedUIDs: Set<UInt32>
     private let counts = Mutex(Counts())
 
-    init(maxConnections: Int) {
+    init(maxConnections: Int, reservedConnections: Int = 0, reservedUIDs: Set<UInt32> = []) {
         self.maxConnections = maxConnections
+        self.reservedConnections = min(reservedConnections, maxConnections)
+        self.reservedUIDs = reservedUIDs
     }
 
     /// Why a connection was turned away: the limit, and what to log.
@@ -29,6 +34,11 @@ final class ConnectionGate: Sendable {
         counts.withLock { counts in
             if counts.total >= maxConnections {
                 return Refusal(limit: .total, description: "\(maxConnections) connections are open (--max-connections)")
+            }
+            if !reservedUIDs.contains(peer.uid), counts.total >= maxConnections - reservedConnections {
+                return Refusal(
+                    limit: .total,
+                    description: "\(counts.total) connections are open; the other \(reservedConnections) are kept for root")
             }
             let mine = counts.byUID[peer.uid, default: 0]
             if let perUID, mine >= perUID {

@@ -13,6 +13,13 @@ public struct ConnectionLimits: Sendable {
     public var stallTimeout = Duration.seconds(60)
     /// Connections open at once, from everyone.
     public var maxConnections = 4096
+    /// Of those, how many only `reservedUIDs` may take, so that no other user can lock
+    /// them out by opening connections.
+    public var reservedConnections = 0
+    public var reservedUIDs: Set<UInt32> = []
+    /// Bytes of unfinished messages all connections may hold together. With every
+    /// connection holding one, a release build peaks near 110 MiB (docs/hardening.md).
+    public var maxUnfinishedBytes = 4 << 20
 
     public init() {}
 }

@@ -2,9 +2,10 @@ import DmabufProtocol
 import NIOCore
 
 /// The protocol's `MessageFramer` in a connection's pipeline: bytes in, one message per
-/// NUL out. It adds only what needs a clock: a message started must end within
-/// `messageTimeout`, so a client can neither grow our memory (the framer's limit) nor
-/// hold a half message forever.
+/// NUL out. It adds what needs a clock or the other connections: a message started must
+/// end within `messageTimeout`, so a client can neither grow our memory (the framer's
+/// limit) nor hold a half message forever; and what it buffers counts against the
+/// `budget` all connections share.
 struct MessageFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = [UInt8]
 
@@ -12,13 +13,23 @@ struct MessageFrameDecoder: ByteToMessageDecoder {
     private let messageTimeout: Duration
     /// Armed while part of a message is buffered.
     private var deadline: Scheduled<Void>?
+    private let budget: UnfinishedMessageBudget
+    /// This connection's share of the budget: the bytes its framer holds.
+    private var charged = 0
 
-    init(maxMessageBytes: Int, messageTimeout: Duration) {
+    init(maxMessageBytes: Int, messageTimeout: Duration, budget: UnfinishedMessageBudget) {
         self.framer = MessageFramer(maximumMessageSize: maxMessageBytes)
         self.messageTimeout = messageTimeout
+        self.budget = budget
     }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        // Charged before they are copied, so a refused connection costs no copy.
+        let incoming = buffer.readableBytes
+        guard budget.resize(from: charged, to: charged + incoming) else {
+            throw FramingError.unfinishedMessagesOverBudget(limit: budget.limit)
+        }
+        charged += incoming
         framer.append(buffer.readableBytesView)
         buffer.moveReaderIndex(to: buffer.writerIndex)
         var took = false
@@ -28,7 +39,10 @@ struct MessageFrameDecoder: ByteToMessageDecoder {
         }
         // A message ended: the time of the next one counts from now.
         if took { disarmDeadline() }
-        if framer.bufferedByteCount > 0, deadline == nil { armDeadline(context) }
+        let buffered = framer.bufferedByteCount
+        _ = budget.resize(from: charged, to: buffered)  // what whole messages took is given back
+        charged = buffered
+        if buffered > 0, deadline == nil { armDeadline(context) }
         return .needMoreData
     }
 
@@ -43,6 +57,8 @@ struct MessageFrameDecoder: ByteToMessageDecoder {
 
     mutating func decoderRemoved(context: ChannelHandlerContext) {
         disarmDeadline()
+        _ = budget.resize(from: charged, to: 0)
+        charged = 0
     }
 
     private mutating func armDeadline(_ context: ChannelHandlerContext) {

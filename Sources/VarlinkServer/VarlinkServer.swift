@@ -35,7 +35,9 @@ public struct VarlinkServer: Service, CustomStringConvertible {
         self.listener = listener
         self.dispatcher = dispatcher
         self.limits = limits
-        self.gate = ConnectionGate(maxConnections: limits.maxConnections)
+        self.gate = ConnectionGate(
+            maxConnections: limits.maxConnections, reservedConnections: limits.reservedConnections,
+            reservedUIDs: limits.reservedUIDs)
         self.observer = observer
         self.connectionsPerUID = connectionsPerUID
         self.group = group
@@ -85,6 +87,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     /// and its peer's credentials.
     private func adopt() async throws -> NIOAsyncChannel<AcceptedConnection, Never> {
         let limits = limits
+        let budget = UnfinishedMessageBudget(limit: limits.maxUnfinishedBytes)
         do {
             return try await ServerBootstrap(group: group)
                 // Nothing is read until the connection's task has wrapped the channel.
@@ -94,7 +97,8 @@ public struct VarlinkServer: Service, CustomStringConvertible {
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(
                                 MessageFrameDecoder(
-                                    maxMessageBytes: limits.maxMessageBytes, messageTimeout: limits.messageTimeout)))
+                                    maxMessageBytes: limits.maxMessageBytes, messageTimeout: limits.messageTimeout,
+                                    budget: budget)))
                         return AcceptedConnection(channel: channel, peer: peer)
                     }
                 }

@@ -44,15 +44,18 @@ import VarlinkServer
     }
 
     @Test func theReserveKeepsAShareOfTheCapacityForTheUidsItNames() throws {
-        #expect(builtIn.reserve == CapacityReserve(names: 1024, uids: [0]))
-        #expect(try load(#"{"reserve": {"names": 10}}"#).reserve == CapacityReserve(names: 10, uids: [0]))
+        #expect(builtIn.reserve == ReservedShare(names: 1024, connections: 256, uids: [0]))
+        #expect(
+            try load(#"{"reserve": {"names": 10, "connections": 2}}"#).reserve
+                == ReservedShare(names: 10, connections: 2, uids: [0]))
         #expect(
             try load(#"{"reserve": {"uids": [1000], "users": ["nobody"]}}"#).reserve
-                == CapacityReserve(names: 1024, uids: [1000, 65534]))
+                == ReservedShare(names: 1024, connections: 256, uids: [1000, 65534]))
+        #expect(problem(#"{"reserve": {"connections": "8"}}"#) == "policy P: reserve.connections: must be a whole number, 0 or more")
         #expect(problem(#"{"reserve": {"names": -1}}"#) == "policy P: reserve.names: must be a whole number, 0 or more")
         #expect(problem(#"{"reserve": {"names": null}}"#) == "policy P: reserve.names: must be a whole number, 0 or more")
         #expect(problem(#"{"reserve": {"users": ["no-such-user-here"]}}"#) == #"policy P: reserve.users[0]: no user named "no-such-user-here""#)
-        #expect(problem(#"{"reserve": {"uid": [0]}}"#) == "policy P: reserve.uid: unknown key (expected one of names, uids, users)")
+        #expect(problem(#"{"reserve": {"uid": [0]}}"#) == "policy P: reserve.uid: unknown key (expected one of connections, names, uids, users)")
     }
 
     @Test func aRuleCanShowEveryProcess() throws {

@@ -22,7 +22,7 @@ private struct Maps {
     /// Each connection's uid: connection n is uid 1000 + n unless `uids` says otherwise.
     let uids: [ConnectionID: UInt32]
 
-    init(capacity: Int, reserve: CapacityReserve = CapacityReserve(names: 0, uids: []),
+    init(capacity: Int, reserve: ReservedShare = ReservedShare(names: 0, uids: []),
          uids: [ConnectionID: UInt32] = [:]) {
         registry = WatchRegistry(capacity: capacity, reserve: reserve)
         self.uids = uids
@@ -143,7 +143,7 @@ private struct Maps {
 
     @Test func usersOutsideTheReserveCannotFillWhatItKeeps() throws {
         let root = ConnectionID(3)
-        var maps = Maps(capacity: 4, reserve: CapacityReserve(names: 2, uids: [0]), uids: [root: 0])
+        var maps = Maps(capacity: 4, reserve: ReservedShare(names: 2, uids: [0]), uids: [root: 0])
         _ = try maps.watch(names("a1"), by: a, quota: 10)
         #expect(throws: WatchError.capacityExhausted(capacity: 2)) { try maps.watch(names("b1", "b2"), by: b, quota: 10) }
         _ = try maps.watch(names("b1"), by: b, quota: 10)

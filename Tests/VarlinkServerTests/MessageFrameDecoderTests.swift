@@ -8,10 +8,13 @@ import Testing
 /// The server's framing as its pipeline runs it: `MessageFrameDecoder` in a channel, fed
 /// as the socket feeds it, on a clock the test moves.
 @Suite struct MessageFrameDecoderTests {
-    private func channel(limit: Int = 16, timeout: Duration = .seconds(1)) throws -> EmbeddedChannel {
+    private func channel(
+        limit: Int = 16, timeout: Duration = .seconds(1),
+        budget: UnfinishedMessageBudget = UnfinishedMessageBudget(limit: 1 << 20)
+    ) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(
-            ByteToMessageHandler(MessageFrameDecoder(maxMessageBytes: limit, messageTimeout: timeout)))
+            ByteToMessageHandler(MessageFrameDecoder(maxMessageBytes: limit, messageTimeout: timeout, budget: budget)))
         return channel
     }
 
@@ -34,6 +37,28 @@ import Testing
         try channel.writeInbound(ByteBuffer(string: "12345678\0"))
         #expect(try messages(channel) == ["12345678"])
         #expect(throws: FramingError.messageTooLarge(limit: 8)) { try channel.writeInbound(ByteBuffer(string: "123456789")) }
+    }
+
+    @Test func unfinishedMessagesShareOneBudgetAcrossConnections() throws {
+        let budget = UnfinishedMessageBudget(limit: 10)
+        let first = try channel(budget: budget)
+        let second = try channel(budget: budget)
+        try first.writeInbound(ByteBuffer(string: "123456"))
+        #expect(throws: FramingError.unfinishedMessagesOverBudget(limit: 10)) {
+            try second.writeInbound(ByteBuffer(string: "12345"))
+        }
+        // Bytes are charged as they arrive; a finished message gives them back, and a
+        // closed connection all of its own.
+        try first.writeInbound(ByteBuffer(string: "\0"))
+        #expect(try messages(first) == ["123456"])
+        let third = try channel(budget: budget)
+        try third.writeInbound(ByteBuffer(string: "123456"))
+        _ = try first.finish()
+        let fourth = try channel(budget: budget)
+        try fourth.writeInbound(ByteBuffer(string: "1234"))
+        #expect(throws: FramingError.unfinishedMessagesOverBudget(limit: 10)) {
+            try fourth.writeInbound(ByteBuffer(string: "5"))
+        }
     }
 
     @Test func aStartedMessageMustEndInTime() throws {

@@ -4,11 +4,14 @@ for root, nothing a user can ask tells what another user watches, and refusals c
 flood the log."""
 import json
 import os
+import resource
+import select
 import tempfile
 import threading
+import time
 
-from service_helpers import NOBODY, Daemon, connected_as, wait_until
-from varlink_raw import MONITOR
+from service_helpers import NOBODY, Daemon, connected_as, memory_kib, wait_until
+from varlink_raw import MONITOR, RawClient
 
 OTHER = 1000  # a second unprivileged user
 
@@ -112,5 +115,81 @@ def test_a_flood_of_refused_calls_writes_a_few_lines_and_then_one_summary():
             assert client.call(MONITOR + "List")["error"] == "org.varlink.service.PermissionDenied"
         denied = [line for line in daemon.output().splitlines() if f"denied {MONITOR}List to uid={NOBODY}" in line]
         assert len(denied) == 6
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+
+
+def test_root_keeps_connections_that_no_other_user_can_take():
+    daemon = Daemon("--max-connections", "32")  # a sixteenth, 2, kept for root
+    try:
+        held = []
+        while True:
+            client = connected_as(NOBODY, daemon.socket)
+            try:
+                reply = client.call(MONITOR + "Status")
+            except (BrokenPipeError, ConnectionResetError):
+                reply = None
+            if reply is None:
+                client.close()
+                break
+            held.append(client)
+            assert len(held) <= 30, "nobody took a connection kept for root"
+        assert len(held) == 30
+        assert f"turned away a connection from uid={NOBODY}" in daemon.output()
+        with daemon.client() as first, daemon.client() as second:
+            for root in (first, second):
+                assert "error" not in root.call(MONITOR + "Status")
+        for client in held:
+            client.close()
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+
+
+def test_unfinished_messages_of_every_connection_stay_within_one_budget():
+    """4,096 connections each leave 65,000 bytes of a message unfinished: those past the
+    budget (4 MiB) are told and closed, the rest wait; the service stays small while they
+    hold, and gives the memory back once they are gone."""
+    count = 4096
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 512), hard))
+    daemon = Daemon("--message-timeout-msec", "120000", open_files=count + 512)
+    try:
+        time.sleep(1)
+        idle = memory_kib(daemon.process.pid)
+        half = b'{"method": "io.dmabufd.Monitor.Status", "parameters": {"x": "' + b"a" * 64_900
+        clients = []
+        while len(clients) < count:
+            try:
+                client = RawClient(daemon.socket)
+            except BlockingIOError:  # the backlog is full until the service accepts more
+                time.sleep(0.01)
+                continue
+            clients.append(client)
+            try:
+                client.send_raw(half)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # turned down before all of it went: its reply is waiting
+        over = {"error": "io.dmabufd.Monitor.InvalidMessage", "parameters": {
+            "reason": "the service already holds 4194304 bytes of unfinished messages from its clients; "
+                      "send each message whole, at once"}}
+        time.sleep(1)  # for the service to have read every connection
+        told = 0
+        for client in clients:
+            waiting = select.poll()  # select() stops at fd 1024
+            waiting.register(client.sock, select.POLLIN)
+            if waiting.poll(0):
+                assert client.receive() == over
+                told += 1
+        assert count - 4194304 // len(half) - 1 <= told < count, "only what fits the budget waits"
+        with daemon.client() as root:
+            assert "error" not in root.call(MONITOR + "Status"), "a whole message is still served"
+        # Freed memory goes back to the kernel within the trimmer's period (10 s).
+        holding = wait_until(lambda: memory_kib(daemon.process.pid), lambda kib: kib < 128 * 1024, timeout=15,
+                             what="RSS under 128 MiB while the messages are held")
+        for client in clients:
+            client.close()
+        after = wait_until(lambda: memory_kib(daemon.process.pid), lambda kib: kib < idle + 16 * 1024, timeout=15,
+                           what="RSS back near idle")
+        print(f"RSS: idle {idle // 1024} MiB, holding {holding // 1024} MiB, after {after // 1024} MiB")
     finally:
         assert daemon.stop() == 0, daemon.output()

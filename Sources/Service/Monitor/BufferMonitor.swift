@@ -62,7 +62,7 @@ public actor BufferMonitor {
     ///   monitor one of its own so a pass never stalls socket I/O.
     /// - Parameter reserve: the share of the capacity only some uids may use.
     public init(
-        backend: sending any ScanBackend, reserve: CapacityReserve = CapacityReserve(names: 0, uids: []),
+        backend: sending any ScanBackend, reserve: ReservedShare = ReservedShare(names: 0, uids: []),
         eventLoop: any EventLoop
     ) {
         self.backend = backend

@@ -31,7 +31,7 @@ public struct WatchRegistry: Sendable {
     }
 
     public let capacity: Int
-    public let reserve: CapacityReserve
+    public let reserve: ReservedShare
     private var holders: [Watch: Int] = [:]
     /// Per uid: each entry it is charged for, and how many of its holds (its connections'
     /// sets, its Scans in flight) hold it.
@@ -45,7 +45,7 @@ public struct WatchRegistry: Sendable {
     /// are many more replies than watch changes.
     private var sortedSets: [ConnectionID: [Watch]] = [:]
 
-    public init(capacity: Int, reserve: CapacityReserve = CapacityReserve(names: 0, uids: [])) {
+    public init(capacity: Int, reserve: ReservedShare = ReservedShare(names: 0, uids: [])) {
         self.capacity = capacity
         self.reserve = reserve
     }

@@ -4,7 +4,7 @@ import VarlinkServer
 /// Who gets which grant: the first rule whose subject the peer is, else the default.
 ///
 /// The built-in policy: root gets everything, bounded only by the map's capacity, and a
-/// sixteenth of that capacity kept for it alone; every other uid gets every method but
+/// sixteenth of that capacity and of the connections kept for it alone; every other uid gets every method but
 /// `List`, `Metrics` and `Cgroups` (each shows what other clients cannot otherwise see:
 /// every buffer, every watched name, every container's holdings), `Processes` of its own
 /// uid only, with details, at most `quota` names and prefixes across its connections and
@@ -45,15 +45,17 @@ public struct Policy: Sendable, Equatable {
     /// For peers no rule names.
     public var fallback: Grant
     /// The share of the capacity only some uids may use.
-    public var reserve: CapacityReserve
+    public var reserve: ReservedShare
 
-    public init(rules: [Rule], fallback: Grant, reserve: CapacityReserve) {
+    public init(rules: [Rule], fallback: Grant, reserve: ReservedShare) {
         self.rules = rules
         self.fallback = fallback
         self.reserve = reserve
     }
 
-    public static func builtIn(quota: Int, capacity: Int) -> Policy {
+    public static func builtIn(quota: Int, capacity: Int, connections: Int = ConnectionLimits().maxConnections)
+        -> Policy
+    {
         var methods = Set(MonitorInterface.Method.allCases)
         methods.remove(.list)
         methods.remove(.metrics)
@@ -61,7 +63,7 @@ public struct Policy: Sendable, Equatable {
         return Policy(
             rules: [Rule(subject: .uid(0), grant: .everything)],
             fallback: Grant(methods: methods, maxNames: quota, maxConnections: 128, details: true),
-            reserve: .builtIn(capacity: capacity))
+            reserve: .builtIn(capacity: capacity, connections: connections))
     }
 
     public func grant(for peer: PeerCredentials) -> Grant {

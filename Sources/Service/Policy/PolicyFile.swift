@@ -19,12 +19,12 @@ public struct PolicyFileError: Error, Equatable, CustomStringConvertible {
 ///         {"uid": 0, "methods": ["*"], "max_names": null, "max_connections": null},
 ///         {"group": "video", "methods": ["*"], "max_names": 1024}
 ///       ],
-///       "reserve": {"names": 1024, "users": ["root", "monitoring"]}
+///       "reserve": {"names": 1024, "connections": 256, "users": ["root", "monitoring"]}
 ///     }
 ///
-/// `reserve` keeps `names` of the capacity for the uids it lists (`uids` by number,
-/// `users` by name); a field it leaves out keeps the built-in value (a sixteenth of the
-/// capacity, for root).
+/// `reserve` keeps `names` of the capacity and `connections` of `--max-connections` for
+/// the uids it lists (`uids` by number, `users` by name); a field it leaves out keeps the
+/// built-in value (a sixteenth of each, for root).
 /// `all_processes: true` lets `Processes` show every process, not only the caller's
 /// own uid's. `default` is the grant of peers no rule names; a field it leaves out keeps the built-in
 /// default's value. Each rule names one subject (`uid`, `gid`, `user` or `group`; names are
@@ -34,7 +34,7 @@ public struct PolicyFileError: Error, Equatable, CustomStringConvertible {
 public enum PolicyFile {
     private static let grantKeys: Set<String> = ["methods", "max_names", "max_connections", "details", "all_processes"]
     private static let subjectKeys: Set<String> = ["uid", "gid", "user", "group"]
-    private static let reserveKeys: Set<String> = ["names", "uids", "users"]
+    private static let reserveKeys: Set<String> = ["names", "connections", "uids", "users"]
 
     public static func load(_ path: String, builtIn: Policy) throws(PolicyFileError) -> Policy {
         let bytes = try read(path)
@@ -72,15 +72,16 @@ public enum PolicyFile {
         return Policy(rules: rules, fallback: fallback, reserve: reserve)
     }
 
-    private static func reserve(_ fields: [String: JSON], over base: CapacityReserve) throws(PolicyProblem)
-        -> CapacityReserve
+    private static func reserve(_ fields: [String: JSON], over base: ReservedShare) throws(PolicyProblem)
+        -> ReservedShare
     {
         var reserve = base
-        if let value = fields["names"] {
-            guard let names = value.intValue, names >= 0 else {
-                throw PolicyProblem("reserve.names", "must be a whole number, 0 or more")
+        for (key, field) in [("names", \ReservedShare.names), ("connections", \ReservedShare.connections)] {
+            guard let value = fields[key] else { continue }
+            guard let count = value.intValue, count >= 0 else {
+                throw PolicyProblem("reserve.\(key)", "must be a whole number, 0 or more")
             }
-            reserve.names = names
+            reserve[keyPath: field] = count
         }
         if fields["uids"] != nil || fields["users"] != nil { reserve.uids = [] }
         if let value = fields["uids"] {

@@ -172,13 +172,16 @@ public struct DaemonCommand: ParsableCommand {
     }
 
     /// The limits every connection gets; `maxConnections` as the open-file limit allows.
-    func connectionLimits(maxConnections: Int) -> ConnectionLimits {
+    func connectionLimits(maxConnections: Int, reserve: ReservedShare) -> ConnectionLimits {
         var limits = ConnectionLimits()
         limits.maxMessageBytes = maxMessageBytes
         limits.maxJSONDepth = maxJSONDepth
         limits.messageTimeout = .milliseconds(messageTimeoutMsec)
         limits.stallTimeout = .milliseconds(subscriberTimeoutMsec)
         limits.maxConnections = maxConnections
+        // Never more than half: the open-file limit may have cut the connections down.
+        limits.reservedConnections = min(reserve.connections, maxConnections / 2)
+        limits.reservedUIDs = reserve.uids
         return limits
     }
 
@@ -201,7 +204,7 @@ public struct DaemonCommand: ParsableCommand {
     }
 
     func loadPolicy() throws(PolicyFileError) -> Policy {
-        let builtIn = Policy.builtIn(quota: clientQuota, capacity: capacity)
+        let builtIn = Policy.builtIn(quota: clientQuota, capacity: capacity, connections: maxConnections)
         guard let policy else { return builtIn }
         return try PolicyFile.load(policy, builtIn: builtIn)
     }

@@ -37,7 +37,7 @@ public struct ServiceAssembly {
             ])
         let server = VarlinkServer(
             prepared.listener, dispatcher: dispatcher,
-            limits: options.connectionLimits(maxConnections: prepared.maxConnections),
+            limits: options.connectionLimits(maxConnections: prepared.maxConnections, reserve: policy.reserve),
             connectionsPerUID: { policy.grant(for: $0).maxConnections }, observer: counters,
             group: MultiThreadedEventLoopGroup.singleton, notifier: ServiceManagerNotifier(), logger: logger)
         let watchedNames = options.metricsWatchedNames
@@ -47,7 +47,8 @@ public struct ServiceAssembly {
                 group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         }
         let group = ServiceGroup(
-            services: [server] + (endpoint.map { [$0] } ?? []), gracefulShutdownSignals: [.sigterm, .sigint],
+            services: [server, MemoryTrimmer(period: .seconds(10))] + (endpoint.map { [$0] } ?? []),
+            gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [], logger: logger)
         do {
             try await group.run()
