@@ -265,7 +265,7 @@ private func exchange(
 
     @Test func aSlowClientIsClosedWhileOthersAreServed() async throws {
         var limits = MetricsHTTPServer.Limits()
-        limits.timeout = .milliseconds(300)
+        limits.requestTimeout = .milliseconds(300)
         try await withServer(limits: limits) { port in
             let clock = ContinuousClock()
             let started = clock.now
@@ -298,9 +298,25 @@ private func exchange(
         }
     }
 
+    @Test func oneAddressTakesAtMostItsShareOfTheConnections() async throws {
+        var limits = MetricsHTTPServer.Limits()
+        limits.maxConnectionsPerAddress = 1
+        try await withServer(limits: limits, exposition: {
+            try await Task.sleep(for: .milliseconds(600))
+            return sample
+        }) { port in
+            async let first = exchange(get, port: port)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await exchange(get, port: port).raw == "", "a second from 127.0.0.1 is closed on accept")
+            #expect(try await first.status == 200)
+        }
+    }
+
     @Test func sixtyFourConcurrentScrapesAreAllServed() async throws {
         let scrapes = Tally()
-        try await withServer(exposition: {
+        var limits = MetricsHTTPServer.Limits()
+        limits.maxConnectionsPerAddress = 64  // here every scrape comes from 127.0.0.1
+        try await withServer(limits: limits, exposition: {
             scrapes.enter()
             defer { scrapes.leave() }
             try await Task.sleep(for: .milliseconds(100))

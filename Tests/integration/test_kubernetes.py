@@ -311,12 +311,16 @@ def test_the_metrics_port_is_the_same_everywhere(objects):
     assert service_port["port"] == port
     assert container_port(container, service_port["targetPort"]) == port
 
-    for probe in ("readinessProbe", "livenessProbe"):
-        check = container[probe]
-        assert check["httpGet"]["path"] == "/metrics", probe
-        assert container_port(container, check["httpGet"]["port"]) == port, probe
-        # A scrape may run a pass (at most one a second): probes stay well apart.
-        assert check["periodSeconds"] >= 10, probe
+    readiness = container["readinessProbe"]
+    assert readiness["httpGet"]["path"] == "/metrics"
+    assert container_port(container, readiness["httpGet"]["port"]) == port
+    # A scrape may run a pass (at most one a second): probes stay well apart.
+    assert readiness["periodSeconds"] >= 10
+    # Liveness goes through the socket, where root has slots no one else can take.
+    socket_path = option(container["args"], "--socket")
+    assert container["livenessProbe"]["exec"]["command"] == [
+        "/usr/local/bin/dmabufctl", "status", f"--socket={socket_path}"]
+    assert container["livenessProbe"]["periodSeconds"] >= 10
 
 
 def test_only_the_prometheus_namespace_reaches_the_metrics_port(objects):

@@ -320,14 +320,17 @@ def test_many_concurrent_scrapes_are_served_while_scans_run():
                     reply = client.call(MONITOR + "Scan", {"names": ["busy"]})
                     scans.append("error" not in reply)
 
-        def scrape_repeatedly():
+        def scrape_repeatedly(source):
             for _ in range(10):
-                status, _, body = fetch(url)
-                statuses.append(status)
+                status, body = scrape_from(source, url, timeout=30)
+                statuses.append(int(status.split()[1]))
                 Metrics(body)
 
         scanners = [threading.Thread(target=scan_repeatedly) for _ in range(4)]
-        scrapers = [threading.Thread(target=scrape_repeatedly) for _ in range(32)]
+        # From 8 addresses, 4 each: one address may hold 8 connections (a closed one's
+        # slot is freed a moment after its client has read the response).
+        scrapers = [threading.Thread(target=scrape_repeatedly, args=(f"127.0.0.{2 + index % 8}",))
+                    for index in range(32)]
         for thread in scanners + scrapers:
             thread.start()
         for thread in scrapers:
@@ -349,11 +352,14 @@ def test_scrapes_alone_start_at_most_one_pass_per_interval():
         started = time.monotonic()
         statuses = []
 
-        def scrape_for_a_while():
+        def scrape_for_a_while(source):
             while time.monotonic() - started < 1.6:
-                statuses.append(fetch(url)[0])
+                statuses.append(int(scrape_from(source, url, timeout=30)[0].split()[1]))
 
-        threads = [threading.Thread(target=scrape_for_a_while) for _ in range(16)]
+        # From 4 addresses, 4 each: one address may hold 8 connections (a closed one's
+        # slot is freed a moment after its client has read the response).
+        threads = [threading.Thread(target=scrape_for_a_while, args=(f"127.0.0.{2 + index % 4}",))
+                   for index in range(16)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -397,3 +403,52 @@ def test_a_policy_can_grant_metrics_to_another_user(tmp_path):
         assert Metrics(granted.stdout).value("dmabufd_denials_total", kind="method") == 0
     finally:
         assert daemon.stop() == 0, daemon.output()
+
+
+def scrape_from(source, url, timeout):
+    """The status line and body of a GET of `url` sent from the local address `source`."""
+    host, port = urllib.parse.urlsplit(url).netloc.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout, source_address=(source, 0)) as connection:
+        connection.sendall(b"GET /metrics HTTP/1.1\r\nHost: dmabufd\r\n\r\n")
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return head.split(b"\r\n", 1)[0].decode(), body.decode()
+
+
+def test_a_host_trickling_requests_cannot_shut_the_scrapers_out(served):
+    """Slowloris: 70 connections from 127.0.0.1 each sending its request a byte every
+    half second. One address holds at most 8 connections and must finish its request
+    within 2 s, so scrapes from 127.0.0.2 keep being answered within a second."""
+    _, url = served
+    host, port = urllib.parse.urlsplit(url).netloc.rsplit(":", 1)
+    stop = threading.Event()
+
+    def trickle():
+        while not stop.is_set():
+            try:
+                with socket.create_connection((host, int(port)), timeout=5, source_address=("127.0.0.1", 0)) as slow:
+                    for byte in b"GET /metrics HTTP/1.1\r\n":
+                        if stop.wait(0.5):
+                            return
+                        slow.sendall(bytes([byte]))
+            except OSError:
+                pass  # turned away or cut off: come back, as an attacker would
+
+    tricklers = [threading.Thread(target=trickle) for _ in range(70)]
+    for thread in tricklers:
+        thread.start()
+    try:
+        time.sleep(1)
+        deadline = time.monotonic() + 6  # past the request deadline, twice
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            status, body = scrape_from("127.0.0.2", url, timeout=1)
+            assert status == "HTTP/1.1 200 OK" and "dmabufd_build_info" in body
+            assert time.monotonic() - started < 1
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for thread in tricklers:
+            thread.join()

@@ -25,19 +25,25 @@ import DmabufSystem
 /// | `exposition()` throws            | 503, why, in one line                     |
 /// | not HTTP/1                       | 400                                       |
 /// | more than `maxRequestBytes` sent | 431 (413 once the head was complete)      |
-/// | request unfinished in `timeout`  | closed without a response                 |
-/// | `maxConnections` already open    | closed as it is accepted                  |
+/// | request unfinished in `requestTimeout` | closed without a response           |
+/// | `maxConnections` already open, or `maxConnectionsPerAddress` from its address | closed as it is accepted |
 public struct MetricsHTTPServer: Service, CustomStringConvertible {
     /// What one client may cost the server.
     public struct Limits: Sendable {
         /// Bytes a client may send on its connection: request line, headers and any body.
         /// Past it the client gets 431 and the connection is closed; nothing buffers more.
         public var maxRequestBytes = 8192
-        /// How long a client may take to send its whole request, and again to take its
-        /// response. Then the connection is closed, so a slow client cannot keep its slot.
+        /// How long a client may take to send its whole request (a scraper sends it at
+        /// once). Then the connection is closed, so a client that trickles bytes cannot
+        /// keep its slot.
+        public var requestTimeout = Duration.seconds(2)
+        /// How long a client may take to take its response.
         public var timeout = Duration.seconds(10)
         /// Connections served at once; more are closed as they are accepted.
         public var maxConnections = 64
+        /// Connections from one address at once, so that one host cannot take every slot
+        /// from the scrapers.
+        public var maxConnectionsPerAddress = 8
 
         public init() {}
     }
@@ -51,6 +57,8 @@ public struct MetricsHTTPServer: Service, CustomStringConvertible {
     private let open = OpenConnections()
     private let group: any EventLoopGroup
     private let logger: Logger
+    /// Turned-away connections, a few lines at a time.
+    private let refusals: RefusalLog
 
     /// - Parameters:
     ///   - listener: the bound, listening socket; the server closes it.
@@ -65,6 +73,7 @@ public struct MetricsHTTPServer: Service, CustomStringConvertible {
         self.limits = limits
         self.group = group
         self.logger = logger
+        self.refusals = RefusalLog(logger: logger)
     }
 
     public var description: String { "MetricsHTTPServer(http://\(listener.address)/metrics)" }
@@ -79,15 +88,16 @@ public struct MetricsHTTPServer: Service, CustomStringConvertible {
             try await withThrowingDiscardingTaskGroup { group in
                 try await accepting.executeThenClose { inbound in
                     for try await channel in inbound {
-                        guard open.enter(limit: limits.maxConnections) else {
+                        let address = channel.remoteAddress?.ipAddress ?? ""
+                        if let refusal = open.enter(from: address, limits: limits) {
                             let peer = channel.remoteAddress.map { "\($0)" } ?? "an unknown peer"
-                            logger.notice("turned away \(peer): \(limits.maxConnections) metrics connections are open")
+                            refusals.notice("turned away \(peer): \(refusal)", uid: 0)
                             channel.close(promise: nil)
                             continue
                         }
                         group.addTask {
                             await serve(channel)
-                            open.leave()
+                            open.leave(from: address)
                         }
                     }
                 }
@@ -133,7 +143,7 @@ public struct MetricsHTTPServer: Service, CustomStringConvertible {
             let connection = try await channel.takenOver(reading: HTTPServerRequestPart.self, writing: Never.self)
             try await connection.executeThenClose { inbound in
                 let response: HTTPAnswer
-                switch await closing(channel, after: limits.timeout, { await readRequest(inbound) }) {
+                switch await closing(channel, after: limits.requestTimeout, { await readRequest(inbound) }) {
                 case .request(let head): response = await answer(head)
                 case .refused(let refusal): response = refusal
                 case .closed: return
@@ -249,19 +259,36 @@ public struct MetricsHTTPServer: Service, CustomStringConvertible {
     }
 }
 
-/// Connections being served. Only the accept loop enters; the connections' tasks only
-/// leave, which lowers the count, so checking then adding cannot let one past the limit.
+/// Connections being served, in all and by address. Only the accept loop enters; the
+/// connections' tasks only leave, which lowers the counts, so checking then adding cannot
+/// let one past a limit.
 private final class OpenConnections: Sendable {
-    private let count = Atomic<Int>(0)
-
-    /// Counts a connection in; false (and not counted) when `limit` are already open.
-    func enter(limit: Int) -> Bool {
-        guard count.load(ordering: .relaxed) < limit else { return false }
-        count.add(1, ordering: .relaxed)
-        return true
+    private struct Counts {
+        var total = 0
+        var byAddress: [String: Int] = [:]
     }
 
-    func leave() {
-        count.subtract(1, ordering: .relaxed)
+    private let counts = Mutex(Counts())
+
+    /// Counts a connection from `address` in; why not (and not counted) when a limit is full.
+    func enter(from address: String, limits: MetricsHTTPServer.Limits) -> String? {
+        counts.withLock { counts in
+            if counts.total >= limits.maxConnections { return "\(limits.maxConnections) metrics connections are open" }
+            let mine = counts.byAddress[address, default: 0]
+            if mine >= limits.maxConnectionsPerAddress {
+                return "\(mine) metrics connections from \(address) are open"
+            }
+            counts.total += 1
+            counts.byAddress[address] = mine + 1
+            return nil
+        }
+    }
+
+    func leave(from address: String) {
+        counts.withLock { counts in
+            counts.total -= 1
+            let left = counts.byAddress[address, default: 1] - 1
+            counts.byAddress[address] = left == 0 ? nil : left
+        }
     }
 }
