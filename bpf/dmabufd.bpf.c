@@ -71,6 +71,31 @@ static __always_inline __u64 references_besides_ours(struct dma_buf *buf)
 	return BPF_CORE_READ(buf, file, f_ref.refcnt.counter);
 }
 
+/* Copies the buffer's name into name (all zero when unnamed). DMA_BUF_SET_NAME swaps
+ * the pointer under name_lock, which a BPF program cannot take, and frees the old name
+ * at once: so the pointer is read again after the copy, and a copy whose pointer moved
+ * meanwhile (it may have come from freed memory) is taken again. A name renamed on
+ * every try reads as unnamed for this pass: never bytes that were not a name. */
+static __always_inline void read_name(struct dma_buf *buf, char *name)
+{
+	const char *before;
+	int tries;
+
+#pragma unroll
+	for (tries = 0; tries < 3; tries++) {
+		/* The whole 32 bytes are the hash key, and bpf_probe_read_kernel_str leaves
+		 * the tail as it was: zero it first. */
+		__builtin_memset(name, 0, DMABUFD_NAME_LEN);
+		before = BPF_CORE_READ(buf, name);
+		if (!before)
+			return;
+		bpf_probe_read_kernel_str(name, DMABUFD_NAME_LEN, before);
+		if (BPF_CORE_READ(buf, name) == before)
+			return;
+	}
+	__builtin_memset(name, 0, DMABUFD_NAME_LEN);
+}
+
 /* Sends one buffer's record; returns 1 when the ring buffer was full. */
 static __always_inline int send_record(struct dma_buf *buf, __u64 size, const char *name)
 {
@@ -188,21 +213,16 @@ int dmabufd_pass(void *ctx)
 	__u64 buffers = 0, bytes = 0, dropped = 0;
 	struct bpf_iter_dmabuf it;
 	struct dma_buf *buf;
-	/* The whole 32 bytes are the hash key, and bpf_probe_read_kernel_str
-	 * leaves the tail as it was: zero it for every buffer. */
 	char name[DMABUFD_NAME_LEN];
 	struct exporter_key exporter;
-	const char *pname, *pexporter;
+	const char *pexporter;
 	__u64 size;
 
 	/* libbpf 1.1 has no bpf_for_each: the new/next/destroy loop by hand. */
 	bpf_iter_dmabuf_new(&it);
 	while ((buf = bpf_iter_dmabuf_next(&it))) {
 		size = BPF_CORE_READ(buf, size);
-		__builtin_memset(name, 0, sizeof(name));
-		pname = BPF_CORE_READ(buf, name);
-		if (pname) /* NULL = unnamed: the key stays all zero, never watched */
-			bpf_probe_read_kernel_str(name, sizeof(name), pname);
+		read_name(buf, name); /* unnamed: all zero, never watched */
 
 		__builtin_memset(&exporter, 0, sizeof(exporter));
 		pexporter = BPF_CORE_READ(buf, exp_name);

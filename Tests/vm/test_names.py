@@ -1,5 +1,6 @@
 """Watched names against real buffers: counts, bytes, absence, unnamed buffers, edge names."""
 import json
+import threading
 
 import varlink
 
@@ -174,3 +175,40 @@ def test_a_buffer_name_that_is_not_utf8_does_not_break_anyone(daemon, buffers):
     assert reply["matches"] == [
         {"name": "good", "prefix": False, "present": True, "count": 1, "bytes": PAGE_SIZE},
         {"name": "will-be-bad", "prefix": False, "present": False, "count": 0, "bytes": 0}]
+
+
+def test_a_name_renamed_during_passes_is_one_of_its_names_or_none(daemon, buffers):
+    """The kernel frees a buffer's old name as it sets a new one, under a lock BPF cannot
+    take. A thread renames one buffer back and forth as fast as it can while passes
+    list every buffer: each pass reports one of its two names (or none, for a name
+    renamed on every try), never other bytes, and every other buffer exactly."""
+    names = ["race-" + "a" * 26, "race-" + "b" * 26]
+    [raced] = buffers.create(names[0], PAGE_SIZE, "udmabuf")
+    steady = buffers.create("steady", PAGE_SIZE, "system", count=3)
+    fd, inode = buffers.buffers[raced].fd, buffers.buffers[raced].inode
+    stop = threading.Event()
+    renames = []
+
+    def rename_fast():
+        turn = 0
+        while not stop.is_set():
+            turn += 1
+            dmabuf_fixture.set_name(fd, names[turn % 2])
+        renames.append(turn)
+
+    renamer = threading.Thread(target=rename_fast)
+    renamer.start()
+    seen = []
+    try:
+        with daemon.client() as client:
+            for _ in range(200):
+                listed = {b["inode"]: b["name"] for b in call(client, "List")["buffers"]}
+                seen.append(listed[inode])
+                assert [listed[buffers.buffers[i].inode] for i in steady] == ["steady"] * 3
+    finally:
+        stop.set()
+        renamer.join()
+        dmabuf_fixture.set_name(fd, names[0])
+    assert renames[0] > 1000, "the renames did not race the passes"
+    assert set(seen) <= set(names) | {""}, set(seen) - set(names)
+    assert set(seen) & set(names), "some pass read a name"
