@@ -58,6 +58,14 @@ import VarlinkServer
         #expect(problem(#"{"reserve": {"uid": [0]}}"#) == "policy P: reserve.uid: unknown key (expected one of connections, names, uids, users)")
     }
 
+    @Test func passesOfAUidAreSpacedUnlessThePolicySaysNot() throws {
+        #expect(builtIn.grant(for: nobody).passSpacing == .milliseconds(100))
+        #expect(builtIn.grant(for: root).passSpacing == nil)
+        let policy = try load(#"{"default": {"pass_interval_msec": 500}, "rules": [{"uid": 65534, "pass_interval_msec": null}]}"#)
+        #expect(policy.grant(for: nobody).passSpacing == nil)
+        #expect(policy.grant(for: PeerCredentials(uid: 1000, gid: 1000, pid: 1)).passSpacing == .milliseconds(500))
+    }
+
     @Test func aRuleCanShowEveryProcess() throws {
         let policy = try load(#"{"rules": [{"group": "nogroup", "all_processes": true}]}"#)
         #expect(policy.grant(for: nobody).allProcesses)

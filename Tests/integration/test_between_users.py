@@ -193,3 +193,34 @@ def test_unfinished_messages_of_every_connection_stay_within_one_budget():
         print(f"RSS: idle {idle // 1024} MiB, holding {holding // 1024} MiB, after {after // 1024} MiB")
     finally:
         assert daemon.stop() == 0, daemon.output()
+
+
+def test_one_user_cannot_keep_the_pass_thread_busy():
+    """Passes a uid other than root asks for are spaced 100 ms apart by default (the
+    policy's pass_interval_msec); root's are not; a subscription's interval is at least
+    its uid's spacing."""
+    daemon = Daemon()
+    try:
+        with connected_as(NOBODY, daemon.socket) as nobody, daemon.client() as root:
+            started = time.monotonic()
+            for _ in range(20):
+                assert "error" not in nobody.call(MONITOR + "Scan")
+            assert time.monotonic() - started >= 1.9, "20 passes of one user are 100 ms apart"
+            before = root.call(MONITOR + "Status")["parameters"]["scans"]
+            ids = {root.call(MONITOR + "Scan")["parameters"]["scan"]["id"] for _ in range(20)}
+            assert len(ids) == 20 and root.call(MONITOR + "Status")["parameters"]["scans"] == before + 20
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    policy = os.path.join(tempfile.mkdtemp(), "policy.json")
+    with open(policy, "w") as file:
+        file.write('{"default": {"pass_interval_msec": 500}}')
+    daemon = Daemon("--policy", policy)
+    try:
+        with connected_as(NOBODY, daemon.socket) as nobody, daemon.client() as root:
+            nobody.send(MONITOR + "Subscribe", {"interval_msec": 100}, more=True)
+            assert "error" not in nobody.receive()
+            time.sleep(2.2)
+            passes = root.call(MONITOR + "Status")["parameters"]["scans"]
+            assert 2 <= passes <= 6, f"{passes} passes in 2.2 s for a subscription spaced 500 ms"
+    finally:
+        assert daemon.stop() == 0, daemon.output()

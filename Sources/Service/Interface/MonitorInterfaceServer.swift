@@ -20,6 +20,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     private let pidNamespace = PidfdInfo.ownPidNamespace()
     /// Where denials are logged, a few lines per uid at most.
     private let refusals: RefusalLog
+    private let throttle = PassThrottle()
 
     /// - Parameter maxNamesPerCall: names and prefixes one call may carry, whoever calls.
     /// - Parameter cgroups: names the cgroups of `Processes`, `Cgroups` and `Mine`.
@@ -97,6 +98,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             try check(!details || grant.details, else: .details, call, client)
             let holders = request.holders ?? false
             let watches = try watches(names: request.names ?? [], prefixes: request.prefixes)
+            await waitForPassTurn(client, grant)
             let outcome = try await answering { () throws(MonitorError) in
                 try await monitor.scan(
                     watches, by: client.connection, account: account, details: details, holders: holders,
@@ -108,6 +110,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
                 .parameters
         case .list:
             _ = try NoParameters(parameters: call.parameters)
+            await waitForPassTurn(client, grant)
             let outcome = try await answering { () throws(MonitorError) in try await monitor.list(by: client.connection) }
             let buffers = outcome.buffers.map(Buffer.init(record:))
             return ListReply(buffers: buffers, scan: ScanInfo(outcome.totals, detailed: true)).parameters
@@ -126,6 +129,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             return MetricsReply(exposition: report.exposition).parameters
         case .processes:
             _ = try NoParameters(parameters: call.parameters)
+            await waitForPassTurn(client, grant)
             let outcome = try await answering { () throws(MonitorError) in
                 try await monitor.attribution(by: client.connection, asker: asker(client))
             }
@@ -133,6 +137,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             return ProcessesReply(outcome, visibleTo: visible, cgroups: cgroups, pids: pids(in: outcome)).parameters
         case .cgroups:
             _ = try NoParameters(parameters: call.parameters)
+            await waitForPassTurn(client, grant)
             let outcome = try await answering { () throws(MonitorError) in
                 try await monitor.attribution(by: client.connection, asker: asker(client))
             }
@@ -145,6 +150,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
                     reason: "the caller's cgroup cannot be told: the kernel gave no cgroup for its pidfd "
                         + "(SO_PEERPIDFD and PIDFD_GET_INFO, Linux 6.13+, on a cgroup2 hierarchy)")
             }
+            await waitForPassTurn(client, grant)
             let outcome = try await answering { () throws(MonitorError) in
                 try await monitor.attribution(by: client.connection, asker: asker(client))
             }
@@ -161,7 +167,8 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         guard call.more else { throw .expectedMore() }
         let details = request.details ?? false
         try check(!details || grant.details, else: .details, call, client)
-        let interval = SubscriptionInterval.clamped(milliseconds: request.intervalMsec)
+        // A subscription's passes are spaced as the uid's other passes are.
+        let interval = max(SubscriptionInterval.clamped(milliseconds: request.intervalMsec), grant.passSpacing ?? .zero)
         let updates = try await answering { () throws(MonitorError) in
             try await monitor.subscribe(client.connection, every: interval, details: details)
         }
@@ -169,6 +176,12 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             replies: SubscriptionReplies(updates: updates, details: details),
             stalled: { timeout in Reply(error: .subscriberStalled(timeoutMsec: Int(timeout / .milliseconds(1)))) },
             shuttingDown: Reply(error: .shuttingDown()))
+    }
+
+    /// Waits for the caller's uid's turn to ask for a pass, by its grant's spacing.
+    private func waitForPassTurn(_ client: ClientContext, _ grant: Grant) async {
+        guard let spacing = grant.passSpacing else { return }
+        await throttle.wait(for: client.peer.uid, spacing: spacing)
     }
 
     /// How the asking client names processes: from another pid namespace, never by a host pid.

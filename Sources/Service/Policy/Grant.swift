@@ -13,16 +13,20 @@ public struct Grant: Sendable, Equatable {
     public var details: Bool
     /// Whether `Processes` shows every process, or only those of the caller's own uid.
     public var allProcesses: Bool
+    /// The least time between two passes its uid asks for (Scan, List, Processes, Cgroups,
+    /// Mine wait for their turn; Subscribe intervals are at least this). nil: no spacing.
+    public var passSpacing: Duration?
 
     public init(
         methods: Set<MonitorInterface.Method>, maxNames: Int?, maxConnections: Int?, details: Bool,
-        allProcesses: Bool = false
+        allProcesses: Bool = false, passSpacing: Duration? = nil
     ) {
         self.methods = methods
         self.maxNames = maxNames
         self.maxConnections = maxConnections
         self.details = details
         self.allProcesses = allProcesses
+        self.passSpacing = passSpacing
     }
 
     public static let everything = Grant(

@@ -7,8 +7,8 @@ import VarlinkServer
 /// sixteenth of that capacity and of the connections kept for it alone; every other uid gets every method but
 /// `List`, `Metrics` and `Cgroups` (each shows what other clients cannot otherwise see:
 /// every buffer, every watched name, every container's holdings), `Processes` of its own
-/// uid only, with details, at most `quota` names and prefixes across its connections and
-/// 128 connections at once.
+/// uid only, with details, at most `quota` names and prefixes across its connections,
+/// 128 connections at once and a pass every 100 ms.
 public struct Policy: Sendable, Equatable {
     /// A uid, or a gid matched against the peer's primary group (what `SO_PEERCRED` tells;
     /// supplementary groups are not seen).
@@ -62,7 +62,9 @@ public struct Policy: Sendable, Equatable {
         methods.remove(.cgroups)
         return Policy(
             rules: [Rule(subject: .uid(0), grant: .everything)],
-            fallback: Grant(methods: methods, maxNames: quota, maxConnections: 128, details: true),
+            fallback: Grant(
+                methods: methods, maxNames: quota, maxConnections: 128, details: true,
+                passSpacing: .milliseconds(100)),
             reserve: .builtIn(capacity: capacity, connections: connections))
     }
 

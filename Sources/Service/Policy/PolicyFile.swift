@@ -26,13 +26,16 @@ public struct PolicyFileError: Error, Equatable, CustomStringConvertible {
 /// the uids it lists (`uids` by number, `users` by name); a field it leaves out keeps the
 /// built-in value (a sixteenth of each, for root).
 /// `all_processes: true` lets `Processes` show every process, not only the caller's
-/// own uid's. `default` is the grant of peers no rule names; a field it leaves out keeps the built-in
+/// own uid's. `pass_interval_msec` spaces the passes one uid asks for (built in: 100 for
+/// non-root; `null`: none). `default` is the grant of peers no rule names; a field it leaves out keeps the built-in
 /// default's value. Each rule names one subject (`uid`, `gid`, `user` or `group`; names are
 /// resolved when the file is read) and the fields it grants; a field it leaves out comes
 /// from `default`. The first rule that names a peer decides. `"*"` in `methods` is every
 /// method; `null` for `max_names` or `max_connections` means no limit of its own.
 public enum PolicyFile {
-    private static let grantKeys: Set<String> = ["methods", "max_names", "max_connections", "details", "all_processes"]
+    private static let grantKeys: Set<String> = [
+        "methods", "max_names", "max_connections", "details", "all_processes", "pass_interval_msec",
+    ]
     private static let subjectKeys: Set<String> = ["uid", "gid", "user", "group"]
     private static let reserveKeys: Set<String> = ["names", "connections", "uids", "users"]
 
@@ -141,6 +144,9 @@ public enum PolicyFile {
                 throw PolicyProblem("\(path).all_processes", "must be true or false")
             }
             grant.allProcesses = all
+        }
+        if let value = fields["pass_interval_msec"] {
+            grant.passSpacing = try limit(value, at: "\(path).pass_interval_msec").map { .milliseconds($0) }
         }
         return grant
     }
