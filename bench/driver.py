@@ -512,7 +512,7 @@ def metrics_scrapes(bin_dir, m, config):
     of rendering and sending the text, which grows with the watch set (two series a name).
     Each answer must equal the first, whose watched series are checked against the truth."""
     service = Service(bin_dir, "--metrics-address", "127.0.0.1:0", "--metrics-min-interval-msec", "3600000",
-                      "--metrics-watched-names")
+                      "--metrics-watched-names", "--metrics-max-watched-names", "16384")
     service.log.seek(0)
     url = re.search(r"serving metrics on (http://\S+/metrics)", service.log.read()).group(1)
     names = watched_names(m)

@@ -452,3 +452,21 @@ def test_a_host_trickling_requests_cannot_shut_the_scrapers_out(served):
         stop.set()
         for thread in tricklers:
             thread.join()
+
+
+def test_watched_names_past_the_cap_have_no_series_and_are_counted():
+    daemon = Daemon("--metrics-max-watched-names", "2")
+    try:
+        with RawClient(daemon.socket) as watcher:
+            assert "error" not in watcher.call(MONITOR + "Watch", {"names": ["c", "a"], "prefixes": ["b"]})
+            metrics = scrape(daemon)
+            promtool_check(metrics.text)
+            series = {(dict(labels)["name"], dict(labels)["kind"])
+                      for labels in metrics.samples("dmabufd_watched_bytes")}
+            assert series == {("a", "name"), ("b", "prefix")}, "the first two in order"
+            assert metrics.value("dmabufd_watched_names_without_series") == 1
+            assert metrics.value("dmabufd_watched_names") == 3
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    refused = subprocess.run([DMABUFD, "--metrics-max-watched-names=-1"], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 64 and "--metrics-max-watched-names must be 0 or more" in refused.stderr

@@ -10,13 +10,15 @@ public struct MetricsCollector: Sendable {
     private let kernel: String
     /// Names each cgroup for its per-cgroup series; nil leaves them out.
     private let cgroups: CgroupPaths?
+    private let maxWatchedNames: Int
 
     /// - Parameter cgroups: where to name cgroups from, for the per-cgroup series (one per
     ///   cgroup that holds buffers: opt-in, as their number is the host's, not dmabufd's).
     init(
         monitor: BufferMonitor, counters: ServiceCounters, minInterval: Duration, version: String, kernel: String,
-        cgroups: CgroupPaths? = nil
+        cgroups: CgroupPaths? = nil, maxWatchedNames: Int = 1000
     ) {
+        self.maxWatchedNames = maxWatchedNames
         self.monitor = monitor
         self.counters = counters
         self.minInterval = minInterval
@@ -37,6 +39,6 @@ public struct MetricsCollector: Sendable {
         }
         return MetricsReport(
             monitor: metrics, counters: counters.snapshot, version: version, kernel: kernel, cgroupBytes: cgroupBytes,
-            watchedNames: watchedNames)
+            watchedNames: watchedNames, maxWatchedNames: maxWatchedNames)
     }
 }

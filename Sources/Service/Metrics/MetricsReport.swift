@@ -15,6 +15,9 @@ public struct MetricsReport: Sendable {
     /// Whether to write the series that tell what clients watch (each name's, and how
     /// many names in all: counting the union would tell whether a name was watched).
     public var watchedNames: Bool
+    /// The most names and prefixes that get series of their own (the first in order); a
+    /// gauge counts the rest, so a scrape stays a size Prometheus takes.
+    public var maxWatchedNames: Int
 
     /// The report in the Prometheus text exposition format, version 0.0.4.
     public var exposition: String {
@@ -101,15 +104,20 @@ public struct MetricsReport: Sendable {
         out.family(
             "dmabufd_watched_buffers", .gauge,
             help: "DMA-BUFs that carry a watched name (kind=\"name\") or start with a watched prefix (kind=\"prefix\"), in the latest pass.")
-        for (watch, stats) in monitor.watches {
+        let watches = monitor.watches.prefix(maxWatchedNames)
+        for (watch, stats) in watches {
             out.sample("dmabufd_watched_buffers", Int(stats.count), labels: Self.labels(watch))
         }
         out.family(
             "dmabufd_watched_bytes", .gauge,
             help: "Total size of the DMA-BUFs of each watched name or prefix in the latest pass, in bytes.")
-        for (watch, stats) in monitor.watches {
+        for (watch, stats) in watches {
             out.sample("dmabufd_watched_bytes", Int(stats.bytes), labels: Self.labels(watch))
         }
+        out.family(
+            "dmabufd_watched_names_without_series", .gauge,
+            help: "Watched names and prefixes past --metrics-max-watched-names, which have no series of their own.")
+        out.sample("dmabufd_watched_names_without_series", monitor.watches.count - watches.count)
         out.family("dmabufd_watched_names", .gauge, help: "Names and prefixes some client watches (entries in the kernel map).")
         out.sample("dmabufd_watched_names", monitor.watches.count)
     }

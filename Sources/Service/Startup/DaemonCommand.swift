@@ -146,6 +146,13 @@ public struct DaemonCommand: ParsableCommand {
             """)
     var metricsWatchedNames = false
 
+    @Option(
+        help: """
+            The most watched names and prefixes that get series of their own in the metrics \
+            (the first in order); dmabufd_watched_names_without_series counts the rest.
+            """)
+    var metricsMaxWatchedNames = 1000
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -164,6 +171,7 @@ public struct DaemonCommand: ParsableCommand {
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard subscriberTimeoutMsec >= 100 else { throw ValidationError("--subscriber-timeout-msec must be at least 100") }
         guard metricsMinIntervalMsec >= 100 else { throw ValidationError("--metrics-min-interval-msec must be at least 100") }
+        guard metricsMaxWatchedNames >= 0 else { throw ValidationError("--metrics-max-watched-names must be 0 or more") }
         guard ProgramSizes.isValid(ringBytes: ringBytes) else {
             throw ValidationError("--ring-bytes must be \(ProgramSizes.ringBytesRule)")
         }

@@ -26,7 +26,8 @@ public struct ServiceAssembly {
         logger.info("cgroups are named from \(cgroups.root ?? "nowhere: no cgroup2 hierarchy is mounted")")
         let metrics = MetricsCollector(
             monitor: monitor, counters: counters, minInterval: .milliseconds(options.metricsMinIntervalMsec),
-            version: ProductVersion.string, kernel: prepared.kernel, cgroups: options.metricsCgroups ? cgroups : nil)
+            version: ProductVersion.string, kernel: prepared.kernel, cgroups: options.metricsCgroups ? cgroups : nil,
+            maxWatchedNames: options.metricsMaxWatchedNames)
         let dispatcher = VarlinkDispatcher(
             vendor: "dmabufd", product: "dmabufd", version: ProductVersion.string, url: "",
             interfaces: [
