@@ -161,6 +161,7 @@ say mine "$(/opt/dmabufd/dmabufctl mine --socket /run/dmabufd/dmabufd.sock --jso
 say service_after "$(systemctl is-active dmabufd.service)"
 say triggered_by "$(systemctl show -p TriggeredBy --value dmabufd.service)"
 say metrics "$(curl -sS --retry 20 --retry-connrefused --retry-delay 0 http://127.0.0.1:9464/metrics | grep -c '^# TYPE dmabufd_')"
+say memory_max "$(systemctl show -p MemoryMax --value dmabufd.service)"
 say caps "$(grep -h -E 'CapEff|CapBnd|NoNewPrivs' /proc/$(systemctl show -p MainPID --value dmabufd.service)/status | tr -s '\t\n' '  ')"
 systemctl stop dmabufd.service
 say service_stopped "$(systemctl is-active dmabufd.service)"
@@ -240,6 +241,7 @@ def test_systemd_starts_it_on_the_first_connection_and_stops_it_cleanly(root):
     assert '"path":"/system.slice/dmabufd-check.service"' in seen["mine"], seen["mine"]
     assert (seen["service_after"], seen["triggered_by"]) == ("active", "dmabufd.socket"), seen
     assert int(seen["metrics"]) >= 12, "the drop-in's endpoint did not serve the metrics"
+    assert seen["memory_max"] == str(256 << 20), seen["memory_max"]
     assert seen["caps"].split() == ["CapEff:", "0000000000000000", "CapBnd:", "0000000000000000",
                                     "NoNewPrivs:", "1"], seen["caps"]
     assert (seen["service_stopped"], seen["result"]) == ("inactive", "success 0"), seen
