@@ -20,7 +20,7 @@ TEST_PIP   = varlink==31.0.0 pytest prometheus-client==0.26.0 kubernetes-validat
 # the Prometheus server is never installed.
 PROMTOOL = .build-tools/prometheus/usr/bin/promtool
 
-.PHONY: bench test-bench stage install uninstall all build release run test test-unit test-fuzz test-host test-vm e2e demo deps test-deps clean help fuzz conformance test-bpf-arm64
+.PHONY: service-user bench test-bench stage install uninstall all build release run test test-unit test-fuzz test-host test-vm e2e demo deps test-deps clean help fuzz conformance test-bpf-arm64
 
 all: build
 
@@ -33,8 +33,9 @@ help:
 	@echo "make conformance  the Varlink certification in all four directions (ours and the reference clients and services)"
 	@echo "make demo    boot the VM, make a few named buffers, show dmabufctl on them"
 	@echo "make build   debug build of dmabufd and dmabufctl"
-	@echo "make install static release binaries, man pages, completions, systemd units (PREFIX, DESTDIR)"
+	@echo "make install static release binaries, man pages, completions, systemd units, the dmabufd user (PREFIX, DESTDIR)"
 	@echo "make uninstall  remove what make install installed (same PREFIX, DESTDIR)"
+	@echo "make service-user  create the dmabufd system user the service becomes once loaded (make run and make test do)"
 	@echo "make clean   remove build output"
 
 deps:
@@ -44,7 +45,12 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-test-deps: deps $(PROMTOOL)
+# The user the service becomes once loaded, as make install creates it: make run and
+# every test tier run dmabufd as it runs installed.
+service-user:
+	@getent passwd dmabufd >/dev/null || systemd-sysusers $(CURDIR)/dist/sysusers/dmabufd.conf
+
+test-deps: deps service-user $(PROMTOOL)
 	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -63,7 +69,7 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-run: release
+run: release service-user
 	$(RELEASE_BIN)/dmabufd --socket $(SOCKET)
 
 # One debug build serves every tier: the unit tests link it, the host and VM tiers run
@@ -133,8 +139,9 @@ SBINDIR ?= $(PREFIX)/sbin
 DATADIR ?= $(PREFIX)/share
 MANDIR  ?= $(DATADIR)/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 INSTALL_DIRS = DESTDIR="$(DESTDIR)" BINDIR="$(BINDIR)" SBINDIR="$(SBINDIR)" DATADIR="$(DATADIR)" \
-	MANDIR="$(MANDIR)" UNITDIR="$(UNITDIR)"
+	MANDIR="$(MANDIR)" UNITDIR="$(UNITDIR)" SYSUSERSDIR="$(SYSUSERSDIR)"
 
 stage: deps
 	dist/stage $(SBINDIR)

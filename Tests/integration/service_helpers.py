@@ -21,14 +21,16 @@ NOBODY = 65534
 
 
 class Daemon:
-    """One dmabufd process on a socket of its own, in a folder every user can reach."""
+    """One dmabufd process on a socket of its own, in a folder every user can reach. By
+    default the socket's folder is one dmabufd makes (`run` in the test's folder), so it
+    belongs to the user dmabufd becomes, as /run/dmabufd does when installed."""
 
-    def __init__(self, *args, socket=None, open_files=None, hard_open_files=None):
+    def __init__(self, *args, socket=None, open_files=None, hard_open_files=None, wrapper=()):
         """`open_files`, `hard_open_files`: the soft and hard RLIMIT_NOFILE dmabufd starts
-        with (default: inherited)."""
+        with (default: inherited). `wrapper`: a command that execs dmabufd (unshare, setpriv)."""
         self.folder = tempfile.mkdtemp(prefix="dmabufd-test-")
         os.chmod(self.folder, 0o755)
-        self.socket = socket or os.path.join(self.folder, "dmabufd.sock")
+        self.socket = socket or os.path.join(self.folder, "run", "dmabufd.sock")
         self.log = open(os.path.join(self.folder, "dmabufd.log"), "w+")
 
         def limit_open_files():
@@ -36,7 +38,7 @@ class Daemon:
             resource.setrlimit(resource.RLIMIT_NOFILE, (open_files or soft, hard_open_files or hard))
 
         self.process = subprocess.Popen(
-            [DMABUFD, "--socket", self.socket, "--log-level", "debug", *args],
+            [*wrapper, DMABUFD, "--socket", self.socket, "--log-level", "debug", *args],
             stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=limit_open_files if open_files or hard_open_files else None)
         if not wait_for_socket(self.socket, self.process, timeout=60):
             self.process.kill()  # never leave a half-started service behind
@@ -69,6 +71,13 @@ def memory_kib(pid, field="VmRSS"):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def process_status(pid, *fields):
+    """Fields of /proc/PID/status, each as its list of words (Uid: real, effective, saved, fs)."""
+    with open(f"/proc/{pid}/status") as status:
+        found = dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)
+    return {field: found[field].split() for field in fields}
 
 
 def wait_until(read, holds, timeout=15, interval=0.05, what="the condition"):

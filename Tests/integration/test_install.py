@@ -163,6 +163,9 @@ say triggered_by "$(systemctl show -p TriggeredBy --value dmabufd.service)"
 say metrics "$(curl -sS --retry 20 --retry-connrefused --retry-delay 0 http://127.0.0.1:9464/metrics | grep -c '^# TYPE dmabufd_')"
 say memory_max "$(systemctl show -p MemoryMax --value dmabufd.service)"
 say caps "$(grep -h -E 'CapEff|CapBnd|NoNewPrivs' /proc/$(systemctl show -p MainPID --value dmabufd.service)/status | tr -s '\t\n' '  ')"
+say ids "$(grep -h -E '^(Uid|Gid):' /proc/$(systemctl show -p MainPID --value dmabufd.service)/status | tr -s '\t\n' '  ')"
+say service_user "$(id -u dmabufd) $(id -g dmabufd)"
+say folder_owner "$(stat -c '%U %G %a' /run/dmabufd)"
 systemctl stop dmabufd.service
 say service_stopped "$(systemctl is-active dmabufd.service)"
 say result "$(systemctl show -p Result --value dmabufd.service) $(systemctl show -p ExecMainStatus --value dmabufd.service)"
@@ -224,6 +227,8 @@ def test_systemd_starts_it_on_the_first_connection_and_stops_it_cleanly(root):
         ["systemd-nspawn", "--directory=/", "--volatile=yes", "--boot", "--register=no", "--keep-unit", "--quiet",
          "--console=pipe", "--capability=CAP_BPF,CAP_PERFMON", "--system-call-filter=bpf",
          f"--bind={results}:/results", f"--bind-ro={binaries}:/opt/dmabufd",
+         # /usr is the host's: the installed sysusers.d file comes in through /etc.
+         f"--bind-ro={installed(root, '/usr/lib/sysusers.d/dmabufd.conf')}:/etc/sysusers.d/dmabufd.conf",
          *(f"--bind-ro={units}/{name}:{etc}/{name}" for name in ("dmabufd.socket", "dmabufd.service",
                                                                    "dmabufd.service.d", "dmabufd-check.service")),
          f"--bind-ro={wants}/multi-user:{etc}/multi-user.target.wants",
@@ -244,6 +249,10 @@ def test_systemd_starts_it_on_the_first_connection_and_stops_it_cleanly(root):
     assert seen["memory_max"] == str(256 << 20), seen["memory_max"]
     assert seen["caps"].split() == ["CapEff:", "0000000000000000", "CapBnd:", "0000000000000000",
                                     "NoNewPrivs:", "1"], seen["caps"]
+    # The user the sysusers.d file made at boot, as a package's would: the service's from its start.
+    uid, gid = seen["service_user"].split()
+    assert int(uid) not in (0, 65534) and seen["ids"].split() == ["Uid:", *[uid] * 4, "Gid:", *[gid] * 4], seen
+    assert seen["folder_owner"] == "dmabufd dmabufd 755", seen["folder_owner"]
     assert (seen["service_stopped"], seen["result"]) == ("inactive", "success 0"), seen
     assert "serving /run/dmabufd/dmabufd.sock (socket activation)" in seen["log"], seen["log"]
     assert "Started dmabufd.service" in seen["log"], "Type=notify: started only once READY=1 came"

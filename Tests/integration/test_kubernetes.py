@@ -141,12 +141,22 @@ def prometheus_annotations(obj):
     return {k: v for k, v in obj["metadata"].get("annotations", {}).items() if k.startswith("prometheus.io/")}
 
 
-def unit_capabilities():
-    """The systemd unit's CapabilityBoundingSet, without the CAP_ prefixes."""
+def unit_capabilities(setting="CapabilityBoundingSet"):
+    """The systemd unit's CapabilityBoundingSet (or another setting's list), without the CAP_ prefixes."""
     for line in UNIT.read_text().splitlines():
-        if line.startswith("CapabilityBoundingSet="):
+        if line.startswith(f"{setting}="):
             return {cap.removeprefix("CAP_") for cap in line.split("=", 1)[1].split()}
-    raise AssertionError(f"{UNIT} sets no CapabilityBoundingSet")
+    raise AssertionError(f"{UNIT} sets no {setting}")
+
+
+# The unit starts dmabufd as its user; the DaemonSet as root, which then becomes --user.
+BECOMING_THE_USER = {"SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE"}
+
+
+def daemonset_user(container):
+    """The uid and gid the DaemonSet's --user names (numeric: the image needs no passwd entry)."""
+    uid, gid = option(container["args"], "--user").split(":")
+    return int(uid), int(gid)
 
 
 def daemon_container(docs):
@@ -242,14 +252,15 @@ def test_yamllint_strict_passes_and_can_fail(tmp_path):
 
 # --- consistency ---------------------------------------------------------------------------
 
-def test_dmabufd_runs_as_root_with_the_units_capabilities_and_nothing_more(objects):
+def test_dmabufd_starts_as_root_with_the_units_capabilities_and_those_to_become_its_user(objects):
     pod, container = daemon_container(objects)
     context = container["securityContext"]
     assert context["capabilities"]["drop"] == ["ALL"]
     added = context["capabilities"]["add"]
-    assert len(added) == len(set(added)) and set(added) == unit_capabilities() == {
-        "BPF", "PERFMON", "SETPCAP", "SYS_ADMIN"}, added
+    assert unit_capabilities() == unit_capabilities("AmbientCapabilities") == {"BPF", "PERFMON", "SETPCAP", "SYS_ADMIN"}
+    assert len(added) == len(set(added)) and set(added) == unit_capabilities() | BECOMING_THE_USER, added
     assert context["runAsUser"] == 0 and context["runAsNonRoot"] is False
+    assert daemonset_user(container)[0] not in (0, context["runAsUser"])
     assert context["privileged"] is False
     assert context["readOnlyRootFilesystem"] is True
     assert context["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -431,9 +442,10 @@ def test_the_no_sys_admin_component_enabled_as_the_kustomization_says(tmp_path):
     rendered = kustomize(copy)
     _, container = daemon_container(documents(rendered))
     context = container["securityContext"]
-    assert context["capabilities"] == {"drop": ["ALL"], "add": ["BPF", "PERFMON", "SETPCAP"]}
+    no_sys_admin = ["BPF", "PERFMON", "SETPCAP", "SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE"]
+    assert context["capabilities"] == {"drop": ["ALL"], "add": no_sys_admin}
     assert context["allowPrivilegeEscalation"] is False
-    assert no_sys_admin_patch() == (["BPF", "PERFMON", "SETPCAP"], False)
+    assert no_sys_admin_patch() == (no_sys_admin, False)
     (tmp_path / "rendered.yaml").write_text(rendered)
     for version in VERSIONS:
         assert_each_document_passed([tmp_path / "rendered.yaml"], version)
@@ -564,6 +576,13 @@ def test_the_daemonset_container_starts_serves_and_the_sidecar_follows_it(varian
         with RawClient(socket) as client:
             assert "error" not in client.call(MONITOR + "Status")
         probe_answers(dmabufd.pid)
+        # Loaded, it is --user, and the node's socket folder is that user's.
+        _, container = daemon_container(documents((MANIFESTS / "daemonset.yaml").read_text()))
+        uid, gid = daemonset_user(container)
+        with open(f"/proc/{dmabufd.pid}/status") as status:
+            ids = {line.split(":")[0]: line.split()[1:] for line in status if line.startswith(("Uid:", "Gid:"))}
+        assert ids == {"Uid": [str(uid)] * 4, "Gid": [str(gid)] * 4}, ids
+        assert (os.stat(node_folder).st_uid, os.stat(node_folder).st_gid) == (uid, gid)
 
         # Each sidecar exactly as the pod runs it: its args, its environment, its uid, the
         # node folder mounted read-only where the pod mounts it.
@@ -595,10 +614,11 @@ def test_the_daemonset_container_starts_serves_and_the_sidecar_follows_it(varian
                 process.wait()
 
 
-@pytest.mark.parametrize("missing", ["BPF", "PERFMON", "SETPCAP"])
+@pytest.mark.parametrize("missing", ["BPF", "PERFMON", "SETPCAP", "SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE"])
 def test_dmabufd_refuses_to_start_without_each_capability_it_needs(missing, node_folder):
     # Without SYS_ADMIN (which stands in for BPF and PERFMON), each of these is needed:
-    # to load, to read kernel memory, to empty the bounding set.
+    # to load, to read kernel memory, to empty the bounding set, to become --user (its
+    # ids, its groups), to give it the socket's folder and to make files in it after.
     added, _ = no_sys_admin_patch()
     dmabufd, _ = start_daemonset_container(node_folder, [cap for cap in added if cap != missing], True)
     try:
@@ -607,5 +627,9 @@ def test_dmabufd_refuses_to_start_without_each_capability_it_needs(missing, node
         dmabufd.kill()
         raise
     expected = {"BPF": (77, "needs CAP_BPF and CAP_PERFMON"), "PERFMON": (77, "needs CAP_BPF and CAP_PERFMON"),
-                "SETPCAP": (1, "cannot drop privileges: PR_CAPBSET_DROP")}[missing]
+                "SETPCAP": (1, "cannot drop privileges: PR_CAPBSET_DROP"),
+                "SETUID": (77, "cannot become user (uid 65400, gid 65400): setresuid"),
+                "SETGID": (77, "cannot become user (uid 65400, gid 65400): setgroups"),
+                "CHOWN": (73, "cannot give /run/dmabufd to uid 65400"),
+                "DAC_OVERRIDE": (73, "cannot open the lock /run/dmabufd/dmabufd.sock.lock: Permission denied")}[missing]
     assert (dmabufd.returncode, expected[1] in output) == (expected[0], True), output

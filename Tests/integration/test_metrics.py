@@ -173,7 +173,7 @@ def test_output_replaces_the_file_whole_with_the_printed_text(fresh):
         # One pass served both; only the clients gauge could differ, and both had one.
         assert new.read() == printed.stdout
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o644
-    assert sorted(os.listdir(fresh.folder)) == sorted(["dmabufd.sock", "dmabufd.sock.lock", "dmabufd.log", "dmabufd.prom"]), \
+    assert sorted(os.listdir(fresh.folder)) == sorted(["run", "dmabufd.log", "dmabufd.prom"]), \
         "the staged file was left behind"
 
 

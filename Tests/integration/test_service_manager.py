@@ -116,8 +116,13 @@ def test_the_service_manager_is_told_ready_and_stopping():
         path = name if name.startswith("@") else os.path.join(folder, name)
         manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         manager.bind("\0" + path[1:] if path.startswith("@") else path)
+        # Reachable by every user, as systemd's /run/systemd/notify: dmabufd says READY=1
+        # as its own user.
+        os.chmod(folder, 0o755)
+        if not name.startswith("@"):
+            os.chmod(path, 0o777)
         manager.settimeout(60)
-        own = os.path.join(folder, "dmabufd.sock")
+        own = os.path.join(folder, "run", "dmabufd.sock")
         process = subprocess.Popen([DMABUFD, "--socket", own], stderr=subprocess.DEVNULL,
                                    env={**os.environ, "NOTIFY_SOCKET": path})
         try:

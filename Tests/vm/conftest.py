@@ -35,6 +35,7 @@ The host tier's helpers (Daemon, as_user, dmabufctl in service_helpers, RawClien
 varlink_raw) are shared, not copied.
 """
 import os
+import pwd
 import re
 from collections import Counter
 import stat
@@ -53,7 +54,7 @@ for folder in (INTEGRATION, HERE):
         sys.path.insert(0, folder)
 
 
-from service_helpers import DMABUFCTL, DMABUFD, NOBODY, Daemon, as_user, dmabufctl  # noqa: E402
+from service_helpers import DMABUFCTL, DMABUFD, NOBODY, Daemon, as_user, dmabufctl, process_status  # noqa: E402
 from dmabuf_fixture import BufferSet, PAGE_SIZE, SYSTEM_HEAP_DEVICE, UDMABUF_DEVICE  # noqa: E402
 from varlink_raw import MONITOR, RawClient  # noqa: E402
 
@@ -147,6 +148,11 @@ def service():
     TCG), its metrics endpoint on a free loopback port with the per-cgroup series; its
     clean exit on SIGTERM is checked at the end."""
     started = Daemon("--metrics-address", "127.0.0.1:0", "--metrics-cgroups", "--metrics-watched-names")
+    # As installed: once loaded it is the dmabufd user (the guest shares the host's user
+    # database, where make test created it), so every test here checks that user's passes.
+    service_user = pwd.getpwnam("dmabufd")
+    assert process_status(started.process.pid, "Uid", "Gid") == {
+        "Uid": [str(service_user.pw_uid)] * 4, "Gid": [str(service_user.pw_gid)] * 4}, started.output()
     # Non-root clients need the socket's final mode; it is set just after the socket starts
     # accepting (test_unprivileged has a test of its own for that window).
     wait_for_socket_mode(started.socket, 0o666)

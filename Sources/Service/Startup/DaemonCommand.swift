@@ -22,9 +22,9 @@ public struct DaemonCommand: ParsableCommand {
             connections per uid; a sixteenth of --capacity is kept for root alone. \
             --policy replaces that with a JSON file (see dmabufd(8)).
 
-            It must start as root (CAP_BPF and CAP_PERFMON load the program). Once the program is \
-            loaded and the socket bound it drops every capability and sets no_new_privs: running \
-            the loaded program needs none. SIGTERM or SIGINT stop it cleanly: it stops accepting, \
+            It must start as root, or as its --user with CAP_BPF and CAP_PERFMON (they load the \
+            program). Once the program is loaded and the socket bound it becomes --user, drops \
+            every capability and sets no_new_privs: running the loaded program needs none. SIGTERM or SIGINT stop it cleanly: it stops accepting, \
             ends every connection (subscribers are told ShuttingDown), removes the socket and \
             exits 0.
 
@@ -153,6 +153,17 @@ public struct DaemonCommand: ParsableCommand {
             """)
     var metricsMaxWatchedNames = 1000
 
+    @Option(
+        help: ArgumentHelp(
+            """
+            The user to become once the program is loaded and the socket bound: a name, UID or \
+            UID:GID. By default dmabufd, where this system has that user (make install creates \
+            it); else it says so and keeps uid 0, as does --user root. The socket, its lock and \
+            a folder that holds nothing else are made this user's, so it can remove them as it stops.
+            """, valueName: "user"),
+        completion: .shellCommand("getent passwd | cut -d: -f1"))
+    var user: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -177,6 +188,15 @@ public struct DaemonCommand: ParsableCommand {
         }
         _ = try socketFile()
         _ = try metricsEndpoint()
+        _ = try serviceUser()
+    }
+
+    func serviceUser() throws(ValidationError) -> (user: ServiceUser?, notice: String?) {
+        do {
+            return try ServiceUser.resolve(user)
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     /// The limits every connection gets; `maxConnections` as the open-file limit allows.

@@ -7,8 +7,8 @@ import VarlinkServer
 
 /// The part of start-up that needs privileges, run on the main thread while it is the
 /// process's only thread: read the policy, claim and bind the socket (or take the one a
-/// service manager passed), bind the metrics address, load the program, then drop every
-/// capability, so every thread made later has none.
+/// service manager passed), bind the metrics address, load the program, then become the
+/// service's user and drop every capability, so every thread made later has none.
 public struct PrivilegedStartup {
     let options: DaemonCommand
 
@@ -33,21 +33,33 @@ public struct PrivilegedStartup {
 
     private func prepare(logger: Logger) throws(StartupError) -> PreparedService {
         let socketFile = try startupStep { () throws(ValidationError) in try options.socketFile() }
+        let (user, notice) = try startupStep { () throws(ValidationError) in try options.serviceUser() }
+        if let notice { logger.notice("\(notice)") }
         let policy = try startupStep { () throws(PolicyFileError) in try options.loadPolicy() }
         let passed = try startupStep { () throws(SocketActivationError) in try SocketActivation.listener(named: "varlink") }
-        if let passed { return try prepare(socket: .passed(passed), policy: policy, logger: logger) }
+        if let passed { return try prepare(socket: .passed(passed), user: user, policy: policy, logger: logger) }
         // A live service on the socket is the cheapest failure: find it before the load.
-        let claimed = try startupStep { () throws(SocketFileError) in try socketFile.claim() }
+        // Only root gives files away; started as the user, dmabufd owns what it makes.
+        let owner = geteuid() == 0 ? user?.socketOwner : nil
+        let claimed = try startupStep { () throws(SocketFileError) in try socketFile.claim(handingTo: owner) }
         StartupSignals.stopCleanly(removing: claimed.files)
+        if let user, owner != nil, !claimed.ownerRemovesFiles {
+            logger.notice(
+                """
+                the socket's folder is root's and holds other files, so user \(user) cannot remove \
+                \(socketFile.path) as it stops (the next start replaces it); give dmabufd a folder \
+                of its own, such as /run/dmabufd
+                """)
+        }
         do {
-            return try prepare(socket: .claimed(claimed), policy: policy, logger: logger)
+            return try prepare(socket: .claimed(claimed), user: user, policy: policy, logger: logger)
         } catch {
             claimed.release()
             throw error
         }
     }
 
-    private func prepare(socket: SocketSource, policy: Policy, logger: Logger) throws(StartupError)
+    private func prepare(socket: SocketSource, user: ServiceUser?, policy: Policy, logger: Logger) throws(StartupError)
         -> PreparedService
     {
         // Bound before the socket file appears, so a port in use leaves nothing behind.
@@ -72,7 +84,7 @@ public struct PrivilegedStartup {
         case .claimed(let claimed):
             listener = try startupStep { () throws(SocketFileError) in try claimed.bindListening() }
         }
-        let dropped = try Privileges.dropAll()
+        let dropped = try Privileges.dropAll(becoming: user)
         logger.info("\(dropped)")
         let kernel = KernelProbe.release()
         logger.info(

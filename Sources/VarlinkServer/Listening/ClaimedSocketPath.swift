@@ -8,6 +8,13 @@ public struct ClaimedSocketPath: Sendable {
     /// The `flock`ed descriptor; open for as long as the process serves.
     let lock: Int32
     let lockName: String
+    /// Who the socket file is made to belong to; nil: this process's user.
+    let owner: SocketOwner?
+
+    /// Whether the service, once it runs as `owner`, can remove the socket and the lock
+    /// when it stops. When not (a folder of root's that holds other files too), they are
+    /// left behind, and the next start replaces them.
+    public var ownerRemovesFiles: Bool { folder.ownerRemovesEntries }
 
     /// Binds and listens in a private folder of its own, sets the group and mode there,
     /// then renames the socket to its path: no client ever finds a socket that refuses
@@ -46,10 +53,13 @@ public struct ClaimedSocketPath: Sendable {
         guard fstatat(stagingFD, "s", &bound, AT_SYMLINK_NOFOLLOW) == 0, bound.st_mode & S_IFMT == S_IFSOCK else {
             throw failed("the socket is not where it was bound (was \(folder.path) moved?)", Errno.current)
         }
-        if let group = file.group, fchownat(stagingFD, "s", uid_t.max, group, AT_SYMLINK_NOFOLLOW) != 0 {
-            throw failed("chown to group \(group)", Errno.current)
-        }
+        // The mode first: once the socket is another user's, only CAP_FOWNER could change it.
         if fchmodat(stagingFD, "s", file.mode, 0) != 0 { throw failed("chmod", Errno.current) }
+        if owner != nil || file.group != nil,
+            fchownat(stagingFD, "s", owner?.uid ?? uid_t.max, file.group ?? gid_t.max, AT_SYMLINK_NOFOLLOW) != 0
+        {
+            throw failed("chown", Errno.current)
+        }
         if renameat(stagingFD, "s", folder.descriptor, name) != 0 {
             throw failed("cannot move the socket into place", Errno.current)
         }

@@ -38,15 +38,19 @@ public struct SocketFile: Sendable {
     /// removes a socket file nobody serves any more. Refuses when another process holds
     /// the lock or a live server answers on the path.
     ///
-    /// - Parameter owners: who may own a folder that is not sticky, besides root and this process.
-    public func claim(trusting owners: Set<uid_t> = []) throws(SocketFileError) -> ClaimedSocketPath {
+    /// - Parameter owner: the user the service runs as later, when not this one: a folder
+    ///   of its may hold the socket, and the lock, the socket and a folder holding nothing
+    ///   else become its own, so that it can remove them when it stops.
+    public func claim(handingTo owner: SocketOwner? = nil) throws(SocketFileError) -> ClaimedSocketPath {
         let (folderPath, name) = split
-        let folder = try SocketFolder.checked(folderPath, socket: path, trusting: owners.union([0, geteuid()]))
+        let trusted = Set([0, geteuid()] + (owner.map { [$0.uid] } ?? []))
+        let folder = try SocketFolder.checked(folderPath, socket: path, name: name, trusting: trusted, handingTo: owner)
         do throws(SocketFileError) {
-            let lock = try takeLock(in: folder, name: "\(name).lock")
+            let lock = try takeLock(in: folder, name: "\(name).lock", trusting: trusted, handingTo: owner)
             do throws(SocketFileError) {
                 try removeStale(in: folder, name: name)
-                return ClaimedSocketPath(file: self, folder: folder, name: name, lock: lock, lockName: "\(name).lock")
+                return ClaimedSocketPath(
+                    file: self, folder: folder, name: name, lock: lock, lockName: "\(name).lock", owner: owner)
             } catch {
                 Descriptor.close(lock)
                 throw error
@@ -60,7 +64,9 @@ public struct SocketFile: Sendable {
     /// An exclusive `flock` on `name`, held until the process exits. The holder removes
     /// the file as it stops, so a lock taken on a file that was removed meanwhile is
     /// let go and taken again on the file that is there now.
-    private func takeLock(in folder: SocketFolder, name: String) throws(SocketFileError) -> Int32 {
+    private func takeLock(
+        in folder: SocketFolder, name: String, trusting owners: Set<uid_t>, handingTo owner: SocketOwner?
+    ) throws(SocketFileError) -> Int32 {
         let lockPath = "\(folder.path)/\(name)"
         while true {
             let fd = openat(folder.descriptor, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -68,9 +74,9 @@ public struct SocketFile: Sendable {
                 throw .cannotPrepare(path, reason: "cannot open the lock \(lockPath): \(Errno.current)")
             }
             var info = stat()
-            guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid() else {
+            guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, owners.contains(info.st_uid) else {
                 Descriptor.close(fd)
-                throw .cannotPrepare(path, reason: "the lock \(lockPath) is not a file of this user's; remove it")
+                throw .cannotPrepare(path, reason: "the lock \(lockPath) is not a file of this service's; remove it")
             }
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
                 let error = Errno.current
@@ -79,6 +85,11 @@ public struct SocketFile: Sendable {
                 throw .cannotPrepare(path, reason: "cannot lock \(lockPath): \(error)")
             }
             if let current = try? folder.entry(name), current.st_dev == info.st_dev, current.st_ino == info.st_ino {
+                if let owner, info.st_uid != owner.uid, fchown(fd, owner.uid, owner.gid) != 0 {
+                    let error = Errno.current
+                    Descriptor.close(fd)
+                    throw .cannotPrepare(path, reason: "cannot give the lock \(lockPath) to uid \(owner.uid): \(error)")
+                }
                 return fd
             }
             Descriptor.close(fd)

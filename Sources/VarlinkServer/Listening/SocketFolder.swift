@@ -6,13 +6,17 @@ import DmabufSystem
 struct SocketFolder: Sendable {
     let path: String
     let descriptor: Int32
+    /// Whether the service's user can remove the socket and its lock from here when it
+    /// stops: the folder is its own, or sticky (where the files it owns are its to remove).
+    let ownerRemovesEntries: Bool
 
     /// Opens `path` (created with mode 0755 when missing) and refuses it unless only a
     /// trusted owner can write it, or it is a sticky folder owned by root (like /tmp),
-    /// where nobody can rename or remove what another user made.
-    static func checked(_ path: String, socket: String, trusting owners: Set<uid_t>) throws(SocketFileError)
-        -> SocketFolder
-    {
+    /// where nobody can rename or remove what another user made. A folder that holds
+    /// nothing but the socket `name`'s own files is given to `owner`.
+    static func checked(
+        _ path: String, socket: String, name: String, trusting owners: Set<uid_t>, handingTo owner: SocketOwner?
+    ) throws(SocketFileError) -> SocketFolder {
         if let error = makeFolders(path) {
             throw .cannotPrepare(socket, reason: "cannot create \(path): \(error)")
         }
@@ -28,7 +32,36 @@ struct SocketFolder: Sendable {
             Descriptor.close(descriptor)
             throw .unsafeFolder(socket, folder: path, danger)
         }
-        return SocketFolder(path: path, descriptor: descriptor)
+        guard let owner else { return SocketFolder(path: path, descriptor: descriptor, ownerRemovesEntries: true) }
+        let sticky = info.st_mode & S_ISVTX != 0
+        var folderOwner = info.st_uid
+        // Only trusted owners can add entries (checked above), so what is listed stays so.
+        if folderOwner != owner.uid && !sticky && holdsOnlyFiles(of: name, descriptor) {
+            guard fchown(descriptor, owner.uid, owner.gid) == 0 else {
+                let error = Errno.current
+                Descriptor.close(descriptor)
+                throw .cannotPrepare(socket, reason: "cannot give \(path) to uid \(owner.uid): \(error)")
+            }
+            folderOwner = owner.uid
+        }
+        return SocketFolder(path: path, descriptor: descriptor, ownerRemovesEntries: sticky || folderOwner == owner.uid)
+    }
+
+    /// Whether the folder holds nothing but the socket `name`, its lock and its staging
+    /// folders: a folder of the socket's own, not one that others' files share.
+    private static func holdsOnlyFiles(of name: String, _ descriptor: Int32) -> Bool {
+        let listing = dup(descriptor)
+        guard listing >= 0, let folder = fdopendir(listing) else {
+            if listing >= 0 { Descriptor.close(listing) }
+            return false
+        }
+        defer { closedir(folder) }
+        while let entry = readdir(folder) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let own = [".", "..", name, "\(name).lock"].contains(entryName) || entryName.hasPrefix(".\(name).")
+            if !own { return false }
+        }
+        return true
     }
 
     /// Who besides a trusted owner could change the folder's entries; nil when nobody.
