@@ -14,6 +14,9 @@ public enum ClientError: Error, Sendable, Equatable, CustomStringConvertible {
     case `protocol`(String)
     /// dmabufd answered with an error reply.
     case replyError(VarlinkError)
+    /// dmabufd sent nothing for `seconds` while a reply was due, or took no more of a
+    /// call, or the connection was not taken: it is wedged, or far too busy.
+    case timedOut(seconds: Double)
     /// Any other failure of a system call: what was done, and strerror's text.
     case system(String)
 
@@ -31,8 +34,18 @@ public enum ClientError: Error, Sendable, Equatable, CustomStringConvertible {
             return "unexpected reply from dmabufd: \(problem)"
         case .replyError(let error):
             return "dmabufd replied with an error: \(error)"
+        case .timedOut(let seconds):
+            return "dmabufd did not answer within \(seconds.formatted) s (is it stopped or wedged? "
+                + "`systemctl status dmabufd` shows); --timeout waits longer"
         case .system(let problem):
             return problem
         }
+    }
+}
+
+extension Double {
+    /// 30 rather than 30.0; 0.5 as it is.
+    fileprivate var formatted: String {
+        self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self)
     }
 }

@@ -4,7 +4,9 @@ import DmabufSystem
 /// each failure turned into a `ClientError`. Nothing here knows Varlink.
 enum UnixSocket {
     /// A connected socket's descriptor (close-on-exec), or the reason there is none.
-    static func connect(path: String) throws(ClientError) -> Int32 {
+    /// `timeout` (seconds) bounds the connect and every later send: a service whose
+    /// backlog is full, or that reads nothing, makes them wait (SO_SNDTIMEO).
+    static func connect(path: String, timeout: Double?) throws(ClientError) -> Int32 {
         let address: UnixSocketAddress
         do {
             address = try UnixSocketAddress(path)
@@ -13,6 +15,14 @@ enum UnixSocket {
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw systemError("cannot create a socket", .current) }
+        if let timeout {
+            var limit = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.towardZero)) * 1e6))
+            guard setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+                let error = Errno.current
+                Descriptor.close(fd)
+                throw systemError("cannot set the socket's timeout", error)
+            }
+        }
         do {
             try address.connect(fd)
         } catch {
@@ -24,6 +34,7 @@ enum UnixSocket {
                 switch error {
                 case .noEntry, .connectionRefused: throw .serviceNotRunning(path: path)
                 case .accessDenied, .notPermitted: throw .permissionDenied(path: path)
+                case .timedOut: throw .timedOut(seconds: timeout ?? 0)
                 default: throw systemError("cannot connect to \(path)", error)
                 }
             }
@@ -45,12 +56,14 @@ enum UnixSocket {
         return Errno(code)
     }
 
-    /// Sends all of `bytes`, however many writes that takes.
-    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws(ClientError) {
+    /// Sends all of `bytes`, however many writes that takes; `timeout` is the one `connect` set.
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8], timeout: Double?) throws(ClientError) {
         do {
             try bytes.withUnsafeBytes { raw in Result { () throws(Errno) in try Descriptor.sendAll(fd, raw) } }.get()
         } catch .brokenPipe, .connectionReset {
             throw .connectionClosed
+        } catch .timedOut {
+            throw .timedOut(seconds: timeout ?? 0)
         } catch {
             throw systemError("cannot send to dmabufd", error)
         }

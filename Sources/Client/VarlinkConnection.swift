@@ -12,8 +12,15 @@ import DmabufSystem
 public final class VarlinkConnection {
     /// 64 MiB: a `List` of every buffer on a busy host is far larger than a call may be.
     public static let defaultMaximumReplySize = 64 << 20
+    /// Seconds: far more than a pass over 250,000 buffers takes, far less than forever.
+    public static let defaultTimeout = 30.0
 
     public let path: String
+    /// Seconds dmabufd may stay silent while a reply is due (and take to accept the
+    /// connection, and to take a call) before the call fails with `timedOut` and the
+    /// connection is closed; nil waits for ever. A subscription's replies after its first
+    /// come with changes, whenever they happen: they are waited for without a limit.
+    public let timeout: Double?
     private var fd: Int32
     private var framer: MessageFramer
     /// Where `recv` writes, reused for every read.
@@ -25,12 +32,14 @@ public final class VarlinkConnection {
     /// listens on it, `permissionDenied` when this user may not open it.
     public init(
         path: String = VarlinkConnection.defaultSocketPath(),
-        maximumReplySize: Int = VarlinkConnection.defaultMaximumReplySize
+        maximumReplySize: Int = VarlinkConnection.defaultMaximumReplySize,
+        timeout: Double? = VarlinkConnection.defaultTimeout
     ) throws(ClientError) {
         self.path = path
+        self.timeout = timeout
         self.framer = MessageFramer(maximumMessageSize: maximumReplySize)
         do {
-            self.fd = try UnixSocket.connect(path: path)
+            self.fd = try UnixSocket.connect(path: path, timeout: timeout)
         } catch {
             chunk.deallocate()
             throw error
@@ -84,7 +93,7 @@ public final class VarlinkConnection {
         call.more = false
         call.oneway = false
         try write(call)
-        let reply = try readReply()
+        let reply = try readReply(timeout: timeout)
         if reply.continues {
             close()
             throw .protocol("the reply to \(call.method), called without \"more\", says more replies follow")
@@ -106,8 +115,10 @@ public final class VarlinkConnection {
         call.oneway = false
         call.upgrade = false
         try write(call)
+        var timeout = self.timeout
         while true {
-            let reply = try readReply()
+            let reply = try readReply(timeout: timeout)
+            timeout = nil
             if let error = reply.varlinkError { throw ClientError.replyError(error) }
             let goOn: Bool
             do {
@@ -136,15 +147,16 @@ public final class VarlinkConnection {
     private func write(_ call: Call) throws(ClientError) {
         guard fd >= 0 else { throw .connectionClosed }
         do throws(ClientError) {
-            try UnixSocket.sendAll(fd, call.framed())
+            try UnixSocket.sendAll(fd, call.framed(), timeout: timeout)
         } catch {
             close()
             throw error
         }
     }
 
-    /// The next reply: from what is buffered, else from the socket.
-    private func readReply() throws(ClientError) -> Reply {
+    /// The next reply: from what is buffered, else from the socket, which may stay
+    /// silent for at most `timeout` seconds at a time.
+    private func readReply(timeout: Double?) throws(ClientError) -> Reply {
         guard fd >= 0 else { throw .connectionClosed }
         do throws(ClientError) {
             while true {
@@ -161,7 +173,7 @@ public final class VarlinkConnection {
                         throw ClientError.protocol(error.parameters["reason"]?.stringValue ?? "\(error)")
                     }
                 }
-                try receiveMore()
+                try receiveMore(timeout: timeout)
             }
         } catch {
             close()
@@ -169,7 +181,17 @@ public final class VarlinkConnection {
         }
     }
 
-    private func receiveMore() throws(ClientError) {
+    private func receiveMore(timeout: Double?) throws(ClientError) {
+        if let timeout {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready: Int32
+            do {
+                ready = try retryingInterrupts { poll(&poller, 1, Int32(clamping: Int((timeout * 1000).rounded(.up)))) }
+            } catch {
+                throw UnixSocket.systemError("cannot wait for dmabufd's reply", error)
+            }
+            guard ready > 0 else { throw .timedOut(seconds: timeout) }
+        }
         let count = try UnixSocket.receive(fd, into: chunk)
         guard count > 0 else { throw .connectionClosed }
         framer.append(UnsafeRawBufferPointer(rebasing: chunk[..<count]))

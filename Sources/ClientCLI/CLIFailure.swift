@@ -10,6 +10,8 @@ extension ExitCode {
     static let atLimit = ExitCode(75)
     static let protocolError = ExitCode(76)
     static let permissionDenied = ExitCode(77)
+    /// timeout(1)'s: no sysexits.h code says "no answer in time".
+    static let timedOut = ExitCode(124)
 }
 
 /// A failure the user can act on: one line on stderr and the documented exit code.
@@ -29,6 +31,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         case .replyError(let reply): self.init(reply)
         case .serviceNotRunning: self.init(message: error.description, exitCode: .serviceUnavailable)
         case .permissionDenied: self.init(message: error.description, exitCode: .permissionDenied)
+        case .timedOut: self.init(message: error.description, exitCode: .timedOut)
         default: self.init(message: error.description, exitCode: .protocolError)
         }
     }

@@ -15,10 +15,24 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(help: "Print the service's reply as one JSON object instead of a table.")
     var json = false
 
+    @Option(
+        help: ArgumentHelp(
+            """
+            Seconds dmabufd may stay silent while an answer is due (and take to accept the \
+            connection) before dmabufctl gives up with exit code 124; 0 waits for ever. With \
+            --follow, changes may come at any time after the first answer: only answers to calls are timed.
+            """, valueName: "seconds"))
+    var timeout = VarlinkConnection.defaultTimeout
+
+    func validate() throws {
+        guard timeout >= 0, timeout.isFinite else { throw ValidationError("--timeout must be 0 or more seconds") }
+    }
+
     /// Connects to the service, turning a failure into the documented exit code.
     func connect() throws -> VarlinkConnection {
         do {
-            return try VarlinkConnection(path: socket ?? VarlinkConnection.defaultSocketPath())
+            return try VarlinkConnection(
+                path: socket ?? VarlinkConnection.defaultSocketPath(), timeout: timeout > 0 ? timeout : nil)
         } catch {
             throw CLIFailure(error)
         }

@@ -33,6 +33,8 @@ struct Dmabufctl: ParsableCommand {
                   watch --follow, its output was not read for too long (SubscriberStalled)
               76  the service answered something dmabufctl cannot read
               77  permission denied (the socket's mode, or the service's policy)
+              124 dmabufd sent nothing for --timeout seconds while an answer was due (it
+                  is stopped or wedged); the code timeout(1) exits with
               1   any other failure
             """,
         version: ProductVersion.string,

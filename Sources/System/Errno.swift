@@ -20,6 +20,8 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let brokenPipe = Errno(EPIPE)
     public static let accessDenied = Errno(EACCES)
     public static let notPermitted = Errno(EPERM)
+    /// A socket's SO_SNDTIMEO or SO_RCVTIMEO ran out (EAGAIN, which is EWOULDBLOCK on Linux).
+    public static let timedOut = Errno(EAGAIN)
 }
 
 /// Runs a system call that returns -1 and sets errno on failure, again while it is
