@@ -7,7 +7,9 @@
 // the way a client does; every parameter type reads the parameters it got. Each step must return or throw (typed throws
 // makes "only a VarlinkError" a compile-time fact); a trap, a crash, or memory
 // that ASan sees misused or leaked is a finding. What is read must also write
-// back as bytes that read the same: a trap here when it does not.
+// back as bytes that read the same: a trap here when it does not. And every reply
+// and reply parameters it reads, written by JSONWriter (the service's encoder), must
+// be the very bytes jansson writes for them (the oracle).
 import DmabufProtocol
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -90,6 +92,7 @@ func checkReply(_ message: [UInt8]) {
         return
     }
     guard (try? Reply(decoding: reply.encoded())) == reply else { fatalError("a reply did not survive a round trip") }
+    guard reply.encoded() == reply.json.encoded() else { fatalError("JSONWriter and jansson wrote a reply apart") }
     if let error = reply.varlinkError { checkErrorReply(error) }
     for type in replyParameterTypes { checkParameters(type, reply.parameters) }
 }
@@ -124,4 +127,11 @@ func checkParameters<T: MessageParameters>(_ type: T.Type, _ parameters: [String
         return
     }
     guard (try? T(parameters: value.parameters)) == value else { fatalError("\(T.self) did not survive a round trip") }
+    if let writable = value as? any JSONWritable {
+        var writer = JSONWriter()
+        writable.write(to: &writer)
+        guard writer.bytes == JSON.object(value.parameters).encoded() else {
+            fatalError("JSONWriter and jansson wrote \(T.self) apart")
+        }
+    }
 }

@@ -59,3 +59,16 @@ extension Buffer {
         return .object(fields)
     }
 }
+
+extension Buffer: JSONWritable {
+    /// Members in key order: exporter, inode, name, references, size.
+    public func write(to writer: inout JSONWriter) {
+        writer.object { writer in
+            writer.member("exporter") { $0.string(exporter) }
+            writer.member("inode") { $0.integer(inode) }
+            writer.member("name") { $0.string(name) }
+            if let references { writer.member("references") { $0.integer(references) } }
+            writer.member("size") { $0.integer(size) }
+        }
+    }
+}

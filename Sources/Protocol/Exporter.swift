@@ -32,3 +32,13 @@ extension Exporter {
         .object(["name": .string(name), "count": .integer(Int64(count)), "bytes": .integer(Int64(bytes))])
     }
 }
+
+extension Exporter: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.object { writer in
+            writer.member("bytes") { $0.integer(bytes) }
+            writer.member("count") { $0.integer(count) }
+            writer.member("name") { $0.string(name) }
+        }
+    }
+}

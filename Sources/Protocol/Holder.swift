@@ -24,3 +24,13 @@ extension Holder {
         ["pid": .integer(Int64(pid)), "command": .string(command), "bytes": .integer(Int64(bytes))]
     }
 }
+
+extension Holder: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.object { writer in
+            writer.member("bytes") { $0.integer(bytes) }
+            writer.member("command") { $0.string(command) }
+            writer.member("pid") { $0.integer(pid) }
+        }
+    }
+}

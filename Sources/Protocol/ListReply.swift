@@ -27,3 +27,12 @@ public struct ListReply: MessageParameters {
         ["buffers": .array(buffers.map(\.json)), "scan": scan.json]
     }
 }
+
+extension ListReply: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.object { writer in
+            writer.member("buffers") { $0.array(buffers) { $1.write(to: &$0) } }
+            writer.member("scan") { scan.write(to: &$0) }
+        }
+    }
+}

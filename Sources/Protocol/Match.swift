@@ -66,3 +66,18 @@ extension Match {
         return .object(fields)
     }
 }
+
+extension Match: JSONWritable {
+    /// Members in key order: buffers, bytes, count, holders, name, prefix, present.
+    public func write(to writer: inout JSONWriter) {
+        writer.object { writer in
+            if let buffers { writer.member("buffers") { $0.array(buffers) { $1.write(to: &$0) } } }
+            writer.member("bytes") { $0.integer(bytes) }
+            writer.member("count") { $0.integer(count) }
+            if let holders { writer.member("holders") { $0.array(holders) { $1.write(to: &$0) } } }
+            writer.member("name") { $0.string(name) }
+            writer.member("prefix") { $0.bool(prefix) }
+            writer.member("present") { $0.bool(present) }
+        }
+    }
+}

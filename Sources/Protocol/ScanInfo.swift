@@ -52,3 +52,18 @@ extension ScanInfo {
         return .object(fields)
     }
 }
+
+extension ScanInfo: JSONWritable {
+    /// Members in key order: buffers, bytes, details_dropped, duration_nsec, exporters, id, started_usec.
+    public func write(to writer: inout JSONWriter) {
+        writer.object { writer in
+            writer.member("buffers") { $0.integer(buffers) }
+            writer.member("bytes") { $0.integer(bytes) }
+            if let detailsDropped { writer.member("details_dropped") { $0.integer(detailsDropped) } }
+            writer.member("duration_nsec") { $0.integer(durationNsec) }
+            if let exporters { writer.member("exporters") { $0.array(exporters) { $1.write(to: &$0) } } }
+            writer.member("id") { $0.integer(id) }
+            writer.member("started_usec") { $0.integer(startedUsec) }
+        }
+    }
+}

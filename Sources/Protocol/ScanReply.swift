@@ -27,3 +27,12 @@ public struct ScanReply: MessageParameters {
         ["matches": .array(matches.map(\.json)), "scan": scan.json]
     }
 }
+
+extension ScanReply: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.object { writer in
+            writer.member("matches") { $0.array(matches) { $1.write(to: &$0) } }
+            writer.member("scan") { scan.write(to: &$0) }
+        }
+    }
+}

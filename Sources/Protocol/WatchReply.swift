@@ -18,3 +18,12 @@ public struct WatchReply: MessageParameters {
         ["names": .array(names.map(JSON.string)), "prefixes": .array(prefixes.map(JSON.string))]
     }
 }
+
+extension WatchReply: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.object { writer in
+            writer.member("names") { $0.array(names) { $0.string($1) } }
+            writer.member("prefixes") { $0.array(prefixes) { $0.string($1) } }
+        }
+    }
+}

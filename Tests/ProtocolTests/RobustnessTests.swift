@@ -2,17 +2,6 @@ import Testing
 
 @testable import DmabufProtocol
 
-/// xorshift64*: the same "random" bytes on every run.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state ^= state >> 12
-        state ^= state << 25
-        state ^= state >> 27
-        return state &* 2_685_821_657_736_338_717
-    }
-}
-
 @Suite("Hostile input")
 struct RobustnessTests {
     /// Mutated and truncated calls are either read or refused with InvalidMessage; nothing else happens.

@@ -51,7 +51,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         let grant = policy.grant(for: client.peer)
         try check(grant.methods.contains(method), else: .method, call, client)
         if method == .subscribe { return .stream(try await subscribe(call, from: client, grant: grant)) }
-        return .reply(Reply(parameters: try await answer(method, call, from: client, grant: grant)))
+        return .reply(try await answer(method, call, from: client, grant: grant))
     }
 
     /// Refuses what the policy does not grant, and says so in the log and the metrics.
@@ -74,9 +74,10 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         return watches
     }
 
-    /// The parameters of the one reply to a call of any method but `Subscribe`.
+    /// The one reply to a call of any method but `Subscribe`. Those that go out with every
+    /// pass (Watch, Unwatch, Scan, List) are written straight to bytes.
     private func answer(_ method: MonitorInterface.Method, _ call: Call, from client: ClientContext, grant: Grant)
-        async throws(VarlinkError) -> [String: JSON]
+        async throws(VarlinkError) -> Reply
     {
         let account = WatchAccount(uid: client.peer.uid, quota: grant.maxNames ?? Int.max)
         switch method {
@@ -86,12 +87,12 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             let set = try await answering { () throws(MonitorError) in
                 try await monitor.watch(watches, by: client.connection, account: account)
             }
-            return WatchReply(set).parameters
+            return Reply(writing: WatchReply(set))
         case .unwatch:
             let request = try WatchParameters(parameters: call.parameters)
             let watches = try watches(names: request.names, prefixes: request.prefixes)
             let set = await monitor.unwatch(watches, by: client.connection)
-            return WatchReply(set).parameters
+            return Reply(writing: WatchReply(set))
         case .scan:
             let request = try ScanParameters(parameters: call.parameters)
             let details = request.details ?? false
@@ -106,27 +107,27 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             }
             let uid = client.peer.uid
             let visible: (HolderRecord) -> Bool = { grant.allProcesses || $0.uid == uid }
-            return ScanReply(outcome, details: details, holders: holders ? visible : nil, pids: pids(in: outcome))
-                .parameters
+            return Reply(
+                writing: ScanReply(outcome, details: details, holders: holders ? visible : nil, pids: pids(in: outcome)))
         case .list:
             _ = try NoParameters(parameters: call.parameters)
             await waitForPassTurn(client, grant)
             let outcome = try await answering { () throws(MonitorError) in try await monitor.list(by: client.connection) }
             let buffers = outcome.buffers.map(Buffer.init(record:))
-            return ListReply(buffers: buffers, scan: ScanInfo(outcome.totals, detailed: true)).parameters
+            return Reply(writing: ListReply(buffers: buffers, scan: ScanInfo(outcome.totals, detailed: true)))
         case .status:
             _ = try NoParameters(parameters: call.parameters)
             // What others watch is theirs: only root sees the union.
             let status = await monitor.status(of: client.peer.uid, totals: client.peer.uid == 0)
-            return StatusReply(
+            let reply = StatusReply(
                 version: ProductVersion.string, kernel: kernelRelease, clients: status.clients,
                 watched: status.watched, capacity: status.capacity, scans: status.passes,
-                mapEntries: status.mapEntries, exporters: status.exporters?.map(Exporter.init(totals:))
-            ).parameters
+                mapEntries: status.mapEntries, exporters: status.exporters?.map(Exporter.init(totals:)))
+            return Reply(parameters: reply.parameters)
         case .metrics:
             _ = try NoParameters(parameters: call.parameters)
             let report = try await answering { () throws(MonitorError) in try await metrics.report(watchedNames: true) }
-            return MetricsReply(exposition: report.exposition).parameters
+            return Reply(parameters: MetricsReply(exposition: report.exposition).parameters)
         case .processes:
             _ = try NoParameters(parameters: call.parameters)
             await waitForPassTurn(client, grant)
@@ -134,14 +135,15 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
                 try await monitor.attribution(by: client.connection, asker: asker(client))
             }
             let visible = grant.allProcesses ? nil : client.peer.uid
-            return ProcessesReply(outcome, visibleTo: visible, cgroups: cgroups, pids: pids(in: outcome)).parameters
+            let reply = ProcessesReply(outcome, visibleTo: visible, cgroups: cgroups, pids: pids(in: outcome))
+            return Reply(parameters: reply.parameters)
         case .cgroups:
             _ = try NoParameters(parameters: call.parameters)
             await waitForPassTurn(client, grant)
             let outcome = try await answering { () throws(MonitorError) in
                 try await monitor.attribution(by: client.connection, asker: asker(client))
             }
-            return CgroupsReply(outcome, cgroups: cgroups).parameters
+            return Reply(parameters: CgroupsReply(outcome, cgroups: cgroups).parameters)
         case .mine:
             _ = try NoParameters(parameters: call.parameters)
             let path = client.peer.cgroupID.map(cgroups.path(of:)) ?? ""
@@ -154,7 +156,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             let outcome = try await answering { () throws(MonitorError) in
                 try await monitor.attribution(by: client.connection, asker: asker(client))
             }
-            return MineReply(outcome, cgroup: path, cgroups: cgroups, pids: pids(in: outcome)).parameters
+            return Reply(parameters: MineReply(outcome, cgroup: path, cgroups: cgroups, pids: pids(in: outcome)).parameters)
         case .subscribe:
             preconditionFailure("Subscribe is served as a stream")
         }

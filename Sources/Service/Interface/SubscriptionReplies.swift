@@ -50,7 +50,7 @@ struct SubscriptionReplies: AsyncSequence, Sendable {
                     told = Dictionary(uniqueKeysWithValues: current)
                     if first || !changes.isEmpty {
                         let reply = ScanReply(matches: changes.map(\.1), scan: ScanInfo(outcome.totals, detailed: details))
-                        return Reply(parameters: reply.parameters, continues: true)
+                        return Reply(writing: reply, continues: true)
                     }
                 }
             }
