@@ -12,7 +12,7 @@ public struct StatusReply: MessageParameters {
     public var capacity: Int
     /// Passes run since the service started.
     public var scans: Int
-    /// Names and prefixes the kernel maps hold, counted in the maps themselves.
+    /// Names and prefixes the kernel maps hold, counted as the service writes them.
     public var mapEntries: Int?
     /// The latest pass's exporters; nil before the first pass (or from a service that does not say).
     public var exporters: [Exporter]?

@@ -22,6 +22,8 @@ public final class DmabufProgram: ScanBackend {
 
     private var allocator: SlotAllocator
     private var slotsByWatch: [Watch: UInt32] = [:]
+    /// Keys a failed delete left in the kernel maps (their slots are never reused).
+    private var keysLeftBehind: Set<Watch> = []
     /// The stamp of the latest run, and of the latest run that completed (0 = none yet).
     private var runStamp: UInt64 = 0
     private var completedStamp: UInt64 = 0
@@ -77,6 +79,7 @@ public final class DmabufProgram: ScanBackend {
             throw .mapUpdateFailed(libbpfErrorText(err))
         }
         slotsByWatch[watch] = slot
+        keysLeftBehind.remove(watch)
         if watch.kind == .prefix { globals.pointee.watched_prefixes += 1 }
     }
 
@@ -89,6 +92,8 @@ public final class DmabufProgram: ScanBackend {
         let err = bpf_map_delete_elem(mapFD(for: watch.kind), &mapKey)
         if err == 0 || err == -ENOENT {
             allocator.release(slot)
+        } else {
+            keysLeftBehind.insert(watch)
         }
     }
 
@@ -167,7 +172,14 @@ public final class DmabufProgram: ScanBackend {
         return totals.sorted { $0.name.lexicographicallyPrecedes($1.name) }
     }
 
+    /// Counted as the maps are written (this object is their only writer), so Status
+    /// costs no syscall per name.
     public func mapEntryCount() -> Int {
+        slotsByWatch.count + keysLeftBehind.count
+    }
+
+    /// The keys in the kernel maps, walked one by one: what `mapEntryCount` must equal.
+    func kernelMapKeyCount() -> Int {
         [loaded.watchedFD, loaded.prefixesFD].reduce(0) { $0 + Self.countKeys(of: $1) }
     }
 

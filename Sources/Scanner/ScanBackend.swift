@@ -21,7 +21,7 @@ public protocol ScanBackend: AnyObject {
     /// What the last completed pass saw of `watch`: zero if it is not watched, was
     /// inserted after that pass, or no buffer matched it. No syscall.
     func stats(for watch: Watch) -> NameStats
-    /// Names and prefixes the kernel maps hold, counted in the maps themselves: what
-    /// `watchedCount` should be, checked where it matters (Status, tests).
+    /// Names and prefixes the kernel maps hold: `watchedCount` plus keys a failed delete
+    /// left there. Kept as the maps are written, not walked: no syscall.
     func mapEntryCount() -> Int
 }

@@ -100,6 +100,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             let holders = request.holders ?? false
             let watches = try watches(names: request.names ?? [], prefixes: request.prefixes)
             await waitForPassTurn(client, grant)
+            monitor.callsOnTheirWay.announce()
             let outcome = try await answering { () throws(MonitorError) in
                 try await monitor.scan(
                     watches, by: client.connection, account: account, details: details, holders: holders,
@@ -112,6 +113,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         case .list:
             _ = try NoParameters(parameters: call.parameters)
             await waitForPassTurn(client, grant)
+            monitor.callsOnTheirWay.announce()
             let outcome = try await answering { () throws(MonitorError) in try await monitor.list(by: client.connection) }
             let buffers = outcome.buffers.map(Buffer.init(record:))
             return Reply(writing: ListReply(buffers: buffers, scan: ScanInfo(outcome.totals, detailed: true)))
@@ -130,19 +132,13 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             return Reply(parameters: MetricsReply(exposition: report.exposition).parameters)
         case .processes:
             _ = try NoParameters(parameters: call.parameters)
-            await waitForPassTurn(client, grant)
-            let outcome = try await answering { () throws(MonitorError) in
-                try await monitor.attribution(by: client.connection, asker: asker(client))
-            }
+            let outcome = try await attribution(for: client, grant)
             let visible = grant.allProcesses ? nil : client.peer.uid
             let reply = ProcessesReply(outcome, visibleTo: visible, cgroups: cgroups, pids: pids(in: outcome))
             return Reply(parameters: reply.parameters)
         case .cgroups:
             _ = try NoParameters(parameters: call.parameters)
-            await waitForPassTurn(client, grant)
-            let outcome = try await answering { () throws(MonitorError) in
-                try await monitor.attribution(by: client.connection, asker: asker(client))
-            }
+            let outcome = try await attribution(for: client, grant)
             return Reply(parameters: CgroupsReply(outcome, cgroups: cgroups).parameters)
         case .mine:
             _ = try NoParameters(parameters: call.parameters)
@@ -152,10 +148,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
                     reason: "the caller's cgroup cannot be told: the kernel gave no cgroup for its pidfd "
                         + "(SO_PEERPIDFD and PIDFD_GET_INFO, Linux 6.13+, on a cgroup2 hierarchy)")
             }
-            await waitForPassTurn(client, grant)
-            let outcome = try await answering { () throws(MonitorError) in
-                try await monitor.attribution(by: client.connection, asker: asker(client))
-            }
+            let outcome = try await attribution(for: client, grant)
             return Reply(parameters: MineReply(outcome, cgroup: path, cgroups: cgroups, pids: pids(in: outcome)).parameters)
         case .subscribe:
             preconditionFailure("Subscribe is served as a stream")
@@ -178,6 +171,15 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             replies: SubscriptionReplies(updates: updates, details: details),
             stalled: { timeout in Reply(error: .subscriberStalled(timeoutMsec: Int(timeout / .milliseconds(1)))) },
             shuttingDown: Reply(error: .shuttingDown()))
+    }
+
+    /// Who holds what, as of a pass run (or joined) for the caller in its turn.
+    private func attribution(for client: ClientContext, _ grant: Grant) async throws(VarlinkError) -> PassOutcome {
+        await waitForPassTurn(client, grant)
+        monitor.callsOnTheirWay.announce()
+        return try await answering { () throws(MonitorError) in
+            try await monitor.attribution(by: client.connection, asker: asker(client))
+        }
     }
 
     /// Waits for the caller's uid's turn to ask for a pass, by its grant's spacing.

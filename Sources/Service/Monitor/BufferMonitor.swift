@@ -9,11 +9,18 @@ import VarlinkServer
 ///
 /// Passes are single-flight with freshness: a request waits for the next pass that
 /// starts after it arrived, and every request that arrives while a pass runs shares
-/// the one after it. While anyone subscribes, a pass also runs every interval (the
+/// the one after it. A pass about to start gathers first: while calls read off their
+/// sockets are still on their way here (`callsOnTheirWay`), it waits for them, at most
+/// as long as the last pass took (`gatheringLimit` at most), so calls sent together
+/// share a pass and a lone call never waits. While anyone subscribes, a pass also runs every interval (the
 /// smallest any subscriber asked for), and every pass, whoever asked for it, updates
 /// every subscriber.
 public actor BufferMonitor {
     public nonisolated let unownedExecutor: UnownedSerialExecutor
+    /// What the interface announces before it awaits `scan`, `list` or `attribution`.
+    public nonisolated let callsOnTheirWay = CallsOnTheirWay()
+    /// The longest a pass waits for calls on their way, however long the last one took.
+    static let gatheringLimit = Duration.milliseconds(20)
     private let backend: any ScanBackend
     private var registry: WatchRegistry
     private var clients: Set<ConnectionID> = []
@@ -108,6 +115,7 @@ public actor BufferMonitor {
         _ extra: [Watch], by connection: ConnectionID, account: WatchAccount, details: Bool = false,
         holders: Bool = false, asker: UInt32? = nil
     ) async throws(MonitorError) -> PassOutcome {
+        callsOnTheirWay.arrived()
         let plan = try apply { () throws(WatchError) in
             try registry.planScanHold(extra, by: connection, account: account)
         }
@@ -119,7 +127,8 @@ public actor BufferMonitor {
 
     /// Runs (or joins) the next pass with every buffer's record collected.
     public func list(by connection: ConnectionID) async throws(MonitorError) -> PassOutcome {
-        try await nextPass(connection: connection, collecting: .all)
+        callsOnTheirWay.arrived()
+        return try await nextPass(connection: connection, collecting: .all)
     }
 
     /// Runs (or joins) the next pass with every buffer's record collected, and walks every
@@ -128,7 +137,8 @@ public actor BufferMonitor {
     public func attribution(by connection: ConnectionID, asker: UInt32? = nil) async throws(MonitorError)
         -> PassOutcome
     {
-        try await nextPass(connection: connection, collecting: .all, holders: .required, asker: asker)
+        callsOnTheirWay.arrived()
+        return try await nextPass(connection: connection, collecting: .all, holders: .required, asker: asker)
     }
 
     /// Starts the connection's subscription: an update after the next pass (started now,
@@ -216,10 +226,11 @@ public actor BufferMonitor {
         passScheduled = true
         // Enqueued behind every request already in the actor's mailbox, so all of them
         // share this pass.
-        Task { self.runWaitingPass() }
+        Task { await self.runWaitingPass() }
     }
 
-    private func runWaitingPass() {
+    private func runWaitingPass() async {
+        await gather()
         let batch = waiting
         waiting = []
         passScheduled = false
@@ -253,6 +264,17 @@ public actor BufferMonitor {
             removeFromMaps(registry.release(waiter.held, chargedTo: waiter.heldFor))
         }
         publish(result)
+    }
+
+    /// Lets calls on their way join the pass about to start; requests that arrive
+    /// meanwhile (the actor is free while this sleeps) append to `waiting`.
+    private func gather() async {
+        guard callsOnTheirWay.any else { return }
+        let lastPass = Duration.nanoseconds(Int64(statistics.latest?.totals.durationNsec ?? 0))
+        let deadline = ContinuousClock.now + min(lastPass, Self.gatheringLimit)
+        while callsOnTheirWay.any, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .microseconds(50))
+        }
     }
 
     private var subscribersWantDetails: Bool { subscriptions.values.contains(where: \.details) }
