@@ -2,9 +2,10 @@
 /* dmabufd's one BPF program: a pass over every DMA-BUF on the host.
  *
  * Userspace runs it with BPF_PROG_TEST_RUN (no ctx, data or repeat). Before
- * each run it writes globals.pass_id (a new stamp every run) and
- * globals.collect_buffers; the program writes the totals back and, last,
- * globals.finished_pass_id, so userspace knows the run completed.
+ * each run it writes globals.pass_id (a new stamp every run),
+ * globals.collect_buffers and globals.records_from; the program writes the
+ * totals back and, last, globals.finished_pass_id, so userspace knows the run
+ * completed.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -54,7 +55,9 @@ struct {
 	__type(value, struct dmabufd_slot_stats);
 } exporters SEC(".maps");
 
-/* Records of the buffers collect_buffers asks for; size set at open. */
+/* Records of the buffers collect_buffers asks for; size set at open. A listing
+ * larger than the ring takes several runs (windows, see globals.records_from):
+ * the ring's size bounds memory, never what a listing can hold. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
@@ -97,7 +100,7 @@ static __always_inline void read_name(struct dma_buf *buf, char *name)
 }
 
 /* Sends one buffer's record; returns 1 when the ring buffer was full. */
-static __always_inline int send_record(struct dma_buf *buf, __u64 size, const char *name)
+static __always_inline int send_record(struct dma_buf *buf, __u64 inode, __u64 size, const char *name)
 {
 	struct dmabufd_record *r;
 	const char *exporter;
@@ -105,7 +108,7 @@ static __always_inline int send_record(struct dma_buf *buf, __u64 size, const ch
 	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
 	if (!r)
 		return 1;
-	r->inode = BPF_CORE_READ(buf, file, f_inode, i_ino);
+	r->inode = inode;
 	r->size = size;
 	r->references = references_besides_ours(buf);
 	__builtin_memcpy(r->name, name, DMABUFD_NAME_LEN);
@@ -204,13 +207,35 @@ static __always_inline void count_prefixes(const char *name, __u64 size, __u64 p
 	bpf_loop(DMABUFD_NAME_LEN - 1, count_prefix_step, &walk, 0);
 }
 
+/* records_resume_at while the ring still takes records. */
+#define WINDOW_OPEN (~0ULL)
+
+/* Whether the buffer at walk position `position` sends its record in this run: it is
+ * one the pass collects, at or past records_from, and the ring has not filled. A
+ * global function, like count_exporter: its branches stay out of the pass loop. */
+__noinline int in_window(__u64 position, __u32 collect)
+{
+	if (globals.records_resume_at != WINDOW_OPEN || position < globals.records_from)
+		return 0;
+	return collect == DMABUFD_COLLECT_ALL || (collect == DMABUFD_COLLECT_MATCHED && globals.buffer_matched);
+}
+
+/* Spreads an inode over 64 bits (a multiply-xorshift), so that the sum of these
+ * over two different sets of buffers practically never agrees. */
+static __always_inline __u64 inode_hash(__u64 inode)
+{
+	__u64 h = inode * 0x9e3779b97f4a7c15ULL;
+
+	return h ^ (h >> 29);
+}
+
 SEC("syscall")
 int dmabufd_pass(void *ctx)
 {
 	__u64 pass = globals.pass_id;
 	int collect = globals.collect_buffers;
 	int with_prefixes = globals.watched_prefixes;
-	__u64 buffers = 0, bytes = 0, dropped = 0;
+	__u64 buffers = 0, bytes = 0, fingerprint = 0, inode = 0;
 	struct bpf_iter_dmabuf it;
 	struct dma_buf *buf;
 	char name[DMABUFD_NAME_LEN];
@@ -219,6 +244,7 @@ int dmabufd_pass(void *ctx)
 	__u64 size;
 
 	/* libbpf 1.1 has no bpf_for_each: the new/next/destroy loop by hand. */
+	globals.records_resume_at = WINDOW_OPEN;
 	bpf_iter_dmabuf_new(&it);
 	while ((buf = bpf_iter_dmabuf_next(&it))) {
 		size = BPF_CORE_READ(buf, size);
@@ -229,8 +255,10 @@ int dmabufd_pass(void *ctx)
 		if (pexporter)
 			bpf_probe_read_kernel_str(exporter.name, sizeof(exporter.name), pexporter);
 
-		buffers += 1;
-		bytes += size;
+		if (collect != DMABUFD_COLLECT_NONE) {
+			inode = BPF_CORE_READ(buf, file, f_inode, i_ino);
+			fingerprint += inode_hash(inode);
+		}
 		count_exporter(&exporter, size, pass);
 		globals.buffer_matched = 0;
 		if (name[0]) {
@@ -238,15 +266,18 @@ int dmabufd_pass(void *ctx)
 			if (with_prefixes)
 				count_prefixes(name, size, pass);
 		}
-		if (collect == DMABUFD_COLLECT_ALL ||
-		    (collect == DMABUFD_COLLECT_MATCHED && globals.buffer_matched))
-			dropped += send_record(buf, size, name);
+		if (in_window(buffers, collect) && send_record(buf, inode, size, name))
+			globals.records_resume_at = buffers; /* the ring is full: the window ends */
+		buffers += 1;
+		bytes += size;
 	}
 	bpf_iter_dmabuf_destroy(&it);
 
 	globals.buffers = buffers;
 	globals.bytes = bytes;
-	globals.records_dropped = dropped;
+	if (globals.records_resume_at == WINDOW_OPEN)
+		globals.records_resume_at = buffers;
+	globals.walk_fingerprint = fingerprint;
 	globals.finished_pass_id = pass;
 	return 0;
 }

@@ -81,10 +81,20 @@ struct dmabufd_globals {
 	/* Written by userspace when prefixes come and go: how many are watched.
 	 * Zero skips the per-prefix lookups. */
 	__u32 watched_prefixes;
+	/* Written by userspace before each run that collects: the walk position
+	 * (0 = the first buffer walked) whose record comes first. Records go
+	 * through the ring in windows: a run sends records from here until the
+	 * ring is full, userspace drains it and runs the next window. */
+	__u64 records_from;
 	/* Written by the program at the end of the run. */
 	__u64 buffers;
 	__u64 bytes;
-	__u64 records_dropped; /* ring buffer full: records that were lost */
+	/* The walk position of the first record that did not fit in the ring
+	 * (where the next window starts), or buffers when every one did. */
+	__u64 records_resume_at;
+	/* A sum over the buffers walked of a hash of each inode, when collecting:
+	 * the windows of one listing saw the same buffers when theirs agree. */
+	__u64 walk_fingerprint;
 	__u64 finished_pass_id; /* = pass_id once the run completed */
 	/* The program's scratch: whether the current buffer counted for any watch.
 	 * Set from count_slot, including inside the bpf_loop prefix callback, which

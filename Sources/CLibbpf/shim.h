@@ -52,8 +52,8 @@ static inline void CLibbpf_format_tail(char *buf, size_t size, const char *fmt, 
 _Static_assert(sizeof(struct dmabufd_slot_stats) == 24, "stats slot layout");
 _Static_assert(sizeof(struct dmabufd_slot_stats) % 8 == 0, "array stride must equal the struct size");
 _Static_assert(sizeof(struct dmabufd_record) == 88, "ring buffer record layout");
-_Static_assert(offsetof(struct dmabufd_globals, finished_pass_id) == 40, "globals layout");
-_Static_assert(sizeof(struct dmabufd_globals) == 56, "globals layout");
+_Static_assert(offsetof(struct dmabufd_globals, finished_pass_id) == 56, "globals layout");
+_Static_assert(sizeof(struct dmabufd_globals) == 72, "globals layout");
 _Static_assert(sizeof(struct dmabufd_holder_record) == 72, "holder record layout");
 
 #endif /* CLIBBPF_SHIM_H */

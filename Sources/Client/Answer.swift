@@ -16,6 +16,26 @@ extension VarlinkConnection {
         return Answer(value: try Self.read(reply, of: call), parameters: reply.parameters)
     }
 
+    /// Sends `call` with `more` and reads its replies as one answer: the arrays under
+    /// `key` joined in order, every other field as the last reply has it. For a method
+    /// that sends a long array in slices (`List`): the whole never travels as one message.
+    public func gathering<Value: MessageParameters>(_ call: Call, joining key: String, as _: Value.Type) throws
+        -> Answer<Value>
+    {
+        var joined: [JSON] = []
+        var last: [String: JSON] = [:]
+        try stream(call) { reply in
+            guard case .array(let slice) = reply.parameters[key] else {
+                throw ClientError.protocol("a reply to \(call.method) has no \"\(key)\" array")
+            }
+            joined += slice
+            last = reply.parameters
+            return true
+        }
+        last[key] = .array(joined)
+        return Answer(value: try Self.read(Reply(parameters: last), of: call), parameters: last)
+    }
+
     /// Reads one reply of `call` (a stream's, say) as `Value`.
     public static func read<Value: MessageParameters>(_ reply: Reply, of call: Call) throws(ClientError) -> Value {
         do {

@@ -50,6 +50,17 @@ struct ConnectionOptions: ParsableArguments {
         }
     }
 
+    /// `VarlinkConnection.gathering`, its failures as `CLIFailure`.
+    func gathering<Value: MessageParameters>(_ connection: VarlinkConnection, _ call: Call, joining key: String)
+        throws -> Answer<Value>
+    {
+        do {
+            return try connection.gathering(call, joining: key, as: Value.self)
+        } catch let error as ClientError {
+            throw CLIFailure(error)
+        }
+    }
+
     /// Prints an answer: for --json its parameters as they came, one JSON object on one
     /// line; else what `render` makes of it.
     func print<Value>(_ answer: Answer<Value>, _ render: (Value) throws -> String) rethrows {

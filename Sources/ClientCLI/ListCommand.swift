@@ -1,4 +1,5 @@
 import ArgumentParser
+import DmabufClient
 import DmabufProtocol
 
 struct ListCommand: ParsableCommand {
@@ -16,7 +17,10 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let connection = try options.connect()
-            options.print(try options.call(connection, MonitorInterface.Method.list.call(), as: ListReply.self)) { reply in
+            // Called with "more": the buffers come in slices, however many there are.
+            let answer: Answer<ListReply> = try options.gathering(
+                connection, MonitorInterface.Method.list.call(), joining: "buffers")
+            options.print(answer) { reply in
                 guard !reply.buffers.isEmpty else { return summary(reply.scan) }
                 var table = Table([("INODE", .right), ("SIZE", .right), ("REFS", .right), ("EXPORTER", .left), ("NAME", .left)])
                 for buffer in reply.buffers {

@@ -2,7 +2,7 @@
 /// scan: ScanInfo)`. `Processes` takes no parameters: read them with `NoParameters`.
 public struct ProcessesReply: MessageParameters {
     public var processes: [Process]
-    /// Absent when the pass could not list every buffer (see `scan.details_dropped`).
+    /// Buffers no process holds; optional in the interface, always sent by this version.
     public var kernelHeld: KernelHeld?
     public var scan: ScanInfo
 

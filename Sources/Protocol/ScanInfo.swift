@@ -40,7 +40,7 @@ extension ScanInfo {
             exporters: try Exporter.list(reader, "exporters"))
     }
 
-    /// `details_dropped` and `exporters` are left out when nil.
+    /// `details_dropped` (no longer sent by dmabufd) and `exporters` are left out when nil.
     public var json: JSON {
         var fields: [String: JSON] = [
             "id": .integer(Int64(id)), "started_usec": .integer(Int64(startedUsec)),

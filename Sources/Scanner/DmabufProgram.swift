@@ -31,15 +31,11 @@ public final class DmabufProgram: ScanBackend {
 
     /// Checks the kernel and privileges, then opens, sizes and loads the
     /// embedded program: `capacity` watched names, a `ringBytes` ring buffer
-    /// (a power of two, at least a page) for per-buffer records.
+    /// (a power of two, at least a page) for per-buffer records: a listing that does
+    /// not fit takes several runs of the program.
     public init(capacity: Int, ringBytes: Int = ProgramSizes.defaultRingBytes) throws(ScannerError) {
         let loaded = try ProgramLoader.load(capacity: capacity, ringBytes: ringBytes)
-        do throws(ScannerError) {
-            records = try RecordReader(mapFD: loaded.recordsFD)
-        } catch {
-            loaded.release()
-            throw error
-        }
+        records = RecordReader(mapFD: loaded.recordsFD)
         self.loaded = loaded
         self.capacity = capacity
         // Attribution is worth having, not worth refusing to start over.
@@ -56,7 +52,7 @@ public final class DmabufProgram: ScanBackend {
     }
 
     deinit {
-        records.close()
+        records.unmap()
         loaded.release()
     }
 
@@ -97,36 +93,96 @@ public final class DmabufProgram: ScanBackend {
         }
     }
 
+    /// A listing larger than the ring takes several windows; when the buffers change
+    /// between two of them, the listing starts over, this many times at most.
+    static let listingAttempts = 3
+
     public func runPass(collecting: BufferCollection) throws(ScannerError) -> PassReport {
+        guard collecting != .none else {
+            let run = try run(collecting: .none, recordsFrom: 0)
+            return PassReport(totals: completed(run), buffers: [])
+        }
+        defer { records.unmap() }
+        var windows = 0
+        for _ in 1...Self.listingAttempts {
+            if let (run, buffers) = try list(collecting, windows: &windows) {
+                return PassReport(totals: completed(run), buffers: buffers)
+            }
+        }
+        throw .listingUnsettled(attempts: Self.listingAttempts, windows: windows)
+    }
+
+    /// One program run and what it wrote back.
+    private struct Run {
+        var results: dmabufd_globals
+        var startedUsec: Int64
+        var durationNsec: Int64
+    }
+
+    /// Runs the program once, records (if any) from walk position `recordsFrom` on.
+    private func run(collecting: BufferCollection, recordsFrom: UInt64) throws(ScannerError) -> Run {
         runStamp += 1
         globals.pointee.pass_id = runStamp
         globals.pointee.collect_buffers = Self.collectMode(collecting)
+        globals.pointee.records_from = recordsFrom
 
         let started = Clock.realtimeMicroseconds()
         let before = Clock.monotonicNanoseconds()
         var retval: UInt32 = 0
         let err = CLibbpf_prog_test_run(loaded.programFD, &retval)
         let duration = Clock.monotonicNanoseconds() - before
+        let results = globals.pointee
+        let failure: String? =
+            if err != 0 { "BPF_PROG_TEST_RUN: \(libbpfErrorText(err))" }
+            else if retval != 0 { "the program returned \(retval)" }
+            else if results.finished_pass_id != runStamp { "the program did not finish the pass (globals not updated)" }
+            else { nil }
+        if let failure {
+            // Whatever the run sent must not reach the next listing.
+            if collecting != .none { _ = try? records.drain() }
+            throw .passFailed(failure)
+        }
+        return Run(results: results, startedUsec: started, durationNsec: duration)
+    }
 
-        let finished = globals.pointee
+    /// One listing: windows until every record is in, each window starting where the
+    /// last one's ring filled. Nil when two windows walked different buffers (one was
+    /// created or freed between them): their records would not make one snapshot.
+    private func list(_ collecting: BufferCollection, windows: inout Int) throws(ScannerError)
+        -> (Run, [BufferRecord])?
+    {
         var buffers: [BufferRecord] = []
-        if collecting != .none {
-            // Drain even after a failure, so no stale records reach the next pass.
-            buffers = try records.drain()
+        var first: Run?
+        var from: UInt64 = 0
+        while true {
+            var run = try run(collecting: collecting, recordsFrom: from)
+            windows += 1
+            buffers += try records.drain()
+            if let first {
+                guard run.results.buffers == first.results.buffers,
+                    run.results.walk_fingerprint == first.results.walk_fingerprint
+                else { return nil }
+                run.startedUsec = first.startedUsec
+                run.durationNsec += first.durationNsec
+            }
+            let next = run.results.records_resume_at
+            if next >= run.results.buffers { return (run, buffers) }
+            // A drained ring holds at least a page of records: every window gets further.
+            guard next > from || first == nil else {
+                throw .passFailed("the ring buffer took no record at walk position \(next)")
+            }
+            first = run
+            from = next
         }
-        guard err == 0 else { throw .passFailed("BPF_PROG_TEST_RUN: \(libbpfErrorText(err))") }
-        guard retval == 0 else { throw .passFailed("the program returned \(retval)") }
-        guard finished.finished_pass_id == runStamp else {
-            throw .passFailed("the program did not finish the pass (globals not updated)")
-        }
+    }
 
+    /// Marks a run (or a listing's last window) as the latest completed pass.
+    private func completed(_ run: Run) -> PassTotals {
         completedStamp = runStamp
         completedPasses += 1
-        let totals = PassTotals(
-            id: completedPasses, startedUsec: started, durationNsec: duration,
-            buffers: finished.buffers, bytes: finished.bytes, recordsDropped: finished.records_dropped,
-            exporters: exporterTotals())
-        return PassReport(totals: totals, buffers: buffers)
+        return PassTotals(
+            id: completedPasses, startedUsec: run.startedUsec, durationNsec: run.durationNsec,
+            buffers: run.results.buffers, bytes: run.results.bytes, exporters: exporterTotals())
     }
 
     /// Why attribution is unavailable, or nil when it works.

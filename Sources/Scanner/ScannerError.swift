@@ -15,6 +15,9 @@ public enum ScannerError: Error, Sendable, Equatable, CustomStringConvertible {
     case loadFailed(String)
     /// Running the program, or reading its results, failed.
     case passFailed(String)
+    /// Buffers were created or freed between the windows of every attempt at a listing
+    /// larger than the ring buffer.
+    case listingUnsettled(attempts: Int, windows: Int)
     /// Every watch slot is in use.
     case capacityExhausted(capacity: Int)
     /// Writing the watched-names map failed.
@@ -39,6 +42,9 @@ public enum ScannerError: Error, Sendable, Equatable, CustomStringConvertible {
             "cannot load the BPF program: \(reason)"
         case .passFailed(let reason):
             "BPF pass failed: \(reason)"
+        case .listingUnsettled(let attempts, let windows):
+            "buffers were created or freed during each of \(attempts) attempts to list them (\(windows) ring buffer "
+                + "windows in all); try again, or raise --ring-bytes so that a listing fits in one window"
         case .capacityExhausted(let capacity):
             "all \(capacity) watch slots are in use (raise --capacity)"
         case .mapUpdateFailed(let reason):

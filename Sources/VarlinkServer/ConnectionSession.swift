@@ -6,6 +6,8 @@ import NIOCore
 struct AcceptedConnection: Sendable {
     let channel: any Channel
     let peer: PeerCredentials
+    /// Whether messages its decoder framed wait for an idle session.
+    let backlog: ConnectionBacklog
 }
 
 /// One client connection, served until it closes: each message read as a call and
@@ -38,6 +40,7 @@ struct ConnectionSession: Sendable {
         }
         await dispatcher.connected(client)
         await serve(channel)
+        accepted.backlog.ended()
         release()
         await dispatcher.disconnected(client)
     }
@@ -50,6 +53,7 @@ struct ConnectionSession: Sendable {
                     defer { streams.cancelAll() }
                     do {
                         for try await message in inbound {
+                            accepted.backlog.taken()
                             let call: Call
                             do throws(VarlinkError) {
                                 call = try Call(decoding: message, maxDepth: limits.maxJSONDepth)
@@ -58,7 +62,9 @@ struct ConnectionSession: Sendable {
                                 try await outbound.write(framed(Reply(error: error)))
                                 return
                             }
-                            switch await dispatcher.dispatch(call, from: client) {
+                            let response = await dispatcher.dispatch(call, from: client)
+                            accepted.backlog.finished()
+                            switch response {
                             case .reply(let reply):
                                 if !call.oneway { try await outbound.write(framed(reply)) }
                             case .stream(let stream):

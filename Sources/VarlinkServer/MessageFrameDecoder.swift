@@ -4,8 +4,9 @@ import NIOCore
 /// The protocol's `MessageFramer` in a connection's pipeline: bytes in, one message per
 /// NUL out. It adds what needs a clock or the other connections: a message started must
 /// end within `messageTimeout`, so a client can neither grow our memory (the framer's
-/// limit) nor hold a half message forever; and what it buffers counts against the
-/// `budget` all connections share.
+/// limit) nor hold a half message forever; what it buffers counts against the
+/// `budget` all connections share; and each message it frames counts in `backlog` until
+/// the connection's session takes it.
 struct MessageFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = [UInt8]
 
@@ -16,11 +17,15 @@ struct MessageFrameDecoder: ByteToMessageDecoder {
     private let budget: UnfinishedMessageBudget
     /// This connection's share of the budget: the bytes its framer holds.
     private var charged = 0
+    private let backlog: ConnectionBacklog
 
-    init(maxMessageBytes: Int, messageTimeout: Duration, budget: UnfinishedMessageBudget) {
+    init(
+        maxMessageBytes: Int, messageTimeout: Duration, budget: UnfinishedMessageBudget, backlog: ConnectionBacklog
+    ) {
         self.framer = MessageFramer(maximumMessageSize: maxMessageBytes)
         self.messageTimeout = messageTimeout
         self.budget = budget
+        self.backlog = backlog
     }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
@@ -35,6 +40,7 @@ struct MessageFrameDecoder: ByteToMessageDecoder {
         var took = false
         while let message = try framer.nextMessage() {
             took = true
+            backlog.framed()
             context.fireChannelRead(Self.wrapInboundOut(message))
         }
         // A message ended: the time of the next one counts from now.

@@ -20,6 +20,7 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     private let notifier: ServiceManagerNotifier
     private let logger: Logger
     private let refusals: RefusalLog
+    private let untaken: UntakenMessages
 
     /// - Parameters:
     ///   - listener: the bound, listening socket; the server closes it, and removes its
@@ -27,11 +28,15 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     ///   - connectionsPerUID: how many connections a peer's uid may hold at once (nil: no
     ///     limit beyond `limits.maxConnections`).
     ///   - observer: told of every reply sent and every connection turned away.
+    ///   - untaken: counts the messages read off every connection that its session has
+    ///     not taken yet.
     public init(
         _ listener: Listener, dispatcher: VarlinkDispatcher, limits: ConnectionLimits,
         connectionsPerUID: @escaping @Sendable (PeerCredentials) -> Int?, observer: any VarlinkServerObserver,
-        group: any EventLoopGroup, notifier: ServiceManagerNotifier, logger: Logger
+        group: any EventLoopGroup, notifier: ServiceManagerNotifier, untaken: UntakenMessages = UntakenMessages(),
+        logger: Logger
     ) {
+        self.untaken = untaken
         self.listener = listener
         self.dispatcher = dispatcher
         self.limits = limits
@@ -88,18 +93,20 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     private func adopt() async throws -> NIOAsyncChannel<AcceptedConnection, Never> {
         let limits = limits
         let budget = UnfinishedMessageBudget(limit: limits.maxUnfinishedBytes)
+        let untaken = untaken
         do {
             return try await ServerBootstrap(group: group)
                 // Nothing is read until the connection's task has wrapped the channel.
                 .childChannelOption(.autoRead, value: false)
                 .bind(listener.descriptor) { channel in
                     PeerCredentials.of(channel).flatMapThrowing { peer in
+                        let backlog = ConnectionBacklog(counting: untaken)
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(
                                 MessageFrameDecoder(
                                     maxMessageBytes: limits.maxMessageBytes, messageTimeout: limits.messageTimeout,
-                                    budget: budget)))
-                        return AcceptedConnection(channel: channel, peer: peer)
+                                    budget: budget, backlog: backlog)))
+                        return AcceptedConnection(channel: channel, peer: peer, backlog: backlog)
                     }
                 }
         } catch {

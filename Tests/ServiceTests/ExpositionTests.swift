@@ -46,7 +46,7 @@ struct ExpositionTests {
         var statistics = PassStatistics()
         let start = ContinuousClock.now
         #expect(!statistics.isFresh(within: .seconds(1), at: start), "no pass yet")
-        let totals = PassTotals(id: 1, startedUsec: 0, durationNsec: 2_000, buffers: 0, bytes: 0, recordsDropped: 0)
+        let totals = PassTotals(id: 1, startedUsec: 0, durationNsec: 2_000, buffers: 0, bytes: 0)
         statistics.record(.success(PassReport(totals: totals, buffers: [])), started: start)
         statistics.record(.failure(.passFailed("no")), started: start)
         #expect(statistics.passes == 1 && statistics.failures == 1 && statistics.durations.count == 1)

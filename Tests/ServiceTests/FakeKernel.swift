@@ -85,7 +85,6 @@ final class FakeKernel: ScanBackend, Sendable {
             let totals = PassTotals(
                 id: state.passes, startedUsec: 1_800_000_000_000_000, durationNsec: 1000,
                 buffers: UInt64(state.buffers.count), bytes: state.buffers.reduce(0) { $0 + $1.size },
-                recordsDropped: 0,
                 exporters: exporters.values.sorted { $0.name.lexicographicallyPrecedes($1.name) })
             return PassReport(totals: totals, buffers: records)
         }

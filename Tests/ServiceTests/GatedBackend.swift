@@ -28,7 +28,7 @@ final class GatedBackend: ScanBackend, Sendable {
         let id = entered.add(1, ordering: .sequentiallyConsistent).newValue
         while release.load(ordering: .sequentiallyConsistent) < id { usleep(1000) }
         passes.store(id, ordering: .sequentiallyConsistent)
-        let totals = PassTotals(id: id, startedUsec: 0, durationNsec: 1, buffers: 0, bytes: 0, recordsDropped: 0)
+        let totals = PassTotals(id: id, startedUsec: 0, durationNsec: 1, buffers: 0, bytes: 0)
         return PassReport(totals: totals, buffers: [])
     }
 

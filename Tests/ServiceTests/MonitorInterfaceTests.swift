@@ -58,7 +58,16 @@ private struct Service {
         return reply
     }
 
-    enum Unexpected: Error { case stream }
+    /// Every reply to `method` called with `more`, to the end of its stream.
+    func stream(_ method: MonitorInterface.Method, from client: ClientContext) async throws -> [Reply] {
+        guard case .stream(let stream) = await dispatcher.dispatch(method.call(more: true), from: client)
+        else { throw Unexpected.reply }
+        var replies: [Reply] = []
+        for await reply in stream.replies { replies.append(reply) }
+        return replies
+    }
+
+    enum Unexpected: Error { case stream, reply }
 }
 
 private func matches(_ reply: Reply) throws -> [String] {
@@ -114,6 +123,25 @@ private func matches(_ reply: Reply) throws -> [String] {
         #expect(list.buffers.last?.name == "")
         let metrics = try MetricsReply(parameters: try await service.call(.metrics, from: root).parameters)
         #expect(metrics.exposition.contains("dmabufd_host_buffers 5\n"))
+    }
+
+    @Test func listWithMoreSendsTheSamePassInSlices() async throws {
+        let many = (1...10_000).map { FakeKernel.buffer(UInt64($0), "b-\($0 % 7)") }
+        let service = Service(kernel: FakeKernel(buffers: many))
+        let root = await service.client(1, as: Service.root)
+        let replies = try await service.stream(.list, from: root)
+        let lists = try replies.map { try ListReply(parameters: $0.parameters) }
+        #expect(lists.map(\.buffers.count) == [4096, 4096, 1808])
+        #expect(replies.map(\.continues) == [true, true, false])
+        #expect(lists.flatMap(\.buffers).map(\.inode) == Array(1...10_000), "every buffer once, in order")
+        #expect(lists.allSatisfy { $0.scan == lists[0].scan }, "one pass")
+        let single = try ListReply(parameters: try await service.call(.list, from: root).parameters)
+        #expect(single.buffers.count == 10_000, "without more, one reply")
+
+        let empty = Service(kernel: FakeKernel(buffers: []))
+        let nothing = try await empty.stream(.list, from: await empty.client(1, as: Service.root))
+        #expect(nothing.count == 1 && !nothing[0].continues, "no buffers: one reply that ends the stream")
+        #expect(try ListReply(parameters: nothing[0].parameters).buffers.isEmpty)
     }
 
     @Test func aPolicyWithoutDetailsRefusesThemAlone() async throws {

@@ -11,7 +11,7 @@ import Testing
     let c = Watch.prefix(try! WatchName(validating: "c"))
 
     private func update(_ id: UInt64, _ watches: [(Watch, UInt64)]) -> SubscriptionUpdate {
-        let totals = PassTotals(id: id, startedUsec: 0, durationNsec: 1, buffers: 0, bytes: 0, recordsDropped: 0)
+        let totals = PassTotals(id: id, startedUsec: 0, durationNsec: 1, buffers: 0, bytes: 0)
         return .success(
             PassOutcome(
                 totals: totals,

@@ -10,12 +10,38 @@ import Testing
 @Suite struct MessageFrameDecoderTests {
     private func channel(
         limit: Int = 16, timeout: Duration = .seconds(1),
-        budget: UnfinishedMessageBudget = UnfinishedMessageBudget(limit: 1 << 20)
+        budget: UnfinishedMessageBudget = UnfinishedMessageBudget(limit: 1 << 20),
+        backlog: ConnectionBacklog = ConnectionBacklog(counting: UntakenMessages())
     ) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(
-            ByteToMessageHandler(MessageFrameDecoder(maxMessageBytes: limit, messageTimeout: timeout, budget: budget)))
+            ByteToMessageHandler(
+                MessageFrameDecoder(maxMessageBytes: limit, messageTimeout: timeout, budget: budget, backlog: backlog)))
         return channel
+    }
+
+    @Test func framedMessagesCountUntilAnIdleSessionTakesThem() throws {
+        let untaken = UntakenMessages()
+        let backlog = ConnectionBacklog(counting: untaken)
+        let other = ConnectionBacklog(counting: untaken)
+        let channel = try channel(backlog: backlog)
+        try channel.writeInbound(ByteBuffer(string: "{\"a\""))
+        #expect(!untaken.any, "half a message is no call yet")
+        try channel.writeInbound(ByteBuffer(string: ":1}\0{}\0"))
+        #expect(untaken.any)
+        backlog.taken()
+        #expect(!untaken.any, "busy with the first: the second cannot join what the first waits for")
+        other.framed()
+        #expect(untaken.any, "another connection's call")
+        other.ended()
+        #expect(!untaken.any, "a connection that ended counts no longer, whatever it left unread")
+        backlog.finished()
+        #expect(untaken.any, "idle again, with the second still unread")
+        backlog.taken()
+        backlog.finished()
+        #expect(!untaken.any)
+        other.framed()
+        #expect(!untaken.any, "nothing framed after the end counts")
     }
 
     private func messages(_ channel: EmbeddedChannel) throws -> [String] {

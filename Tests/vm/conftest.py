@@ -18,7 +18,7 @@ Files: test_names (counts, bytes, absence, unnamed buffers, edge names through t
 protocol, dmabufctl and the Python varlink client), test_changes (renames, frees, fresh
 passes), test_list (List = bufinfo = fixture), test_unprivileged (nobody), test_scale
 (10,000 buffers, 1,000 names), test_concurrency (64 clients while buffers change),
-test_prefixes (nested prefix watches), test_details (per-buffer details, a full ring),
+test_prefixes (nested prefix watches), test_details (per-buffer details, in ring windows),
 test_startup (the first moments of a fresh service), test_subscribe (the exact reply
 sequence of a stream, details, a subscriber that stops reading), test_follow (`dmabufctl
 watch --follow` as NDJSON, on a terminal, and stopped), test_exporters (per-exporter

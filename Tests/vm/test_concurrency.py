@@ -112,3 +112,4 @@ def test_many_clients_scan_while_buffers_change(daemon, buffers):
     with daemon.client() as client:
         assert_scan_is_truth(scan(client, NAMES), buffers, NAMES)
         assert len(call(client, "List")["buffers"]) == buffers.host_totals()[0]
+

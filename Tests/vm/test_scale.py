@@ -1,8 +1,10 @@
 """10,000 real buffers, 1,000 watched names: every count and byte total exact."""
+import json
+
 import pytest
 
-from conftest import (HostBuffers, PAGE_SIZE, assert_host_back_to, assert_scan_is_truth, call, read_bufinfo, scan,
-                      sorted_buffers, status)
+from conftest import (MONITOR, Daemon, HostBuffers, PAGE_SIZE, assert_host_back_to, assert_scan_is_truth, call,
+                      dmabufctl, read_bufinfo, scan, sorted_buffers, status)
 
 BUFFERS = 10_000
 WATCHED_PRESENT = 950
@@ -75,3 +77,38 @@ def test_list_at_scale_equals_bufinfo(daemon, many):
     assert sorted_buffers(reply["buffers"]) == kernel == sorted_buffers(many.host_truth())
     assert "details_dropped" not in reply["scan"]
     assert reply["scan"]["buffers"] == len(kernel)
+
+
+def test_list_in_many_ring_windows_equals_bufinfo(many):
+    """A 64 KiB ring holds 682 records of 96 bytes (with their headers): the buffers left
+    by the tests before (6,666 of the 10,000) come in 10 windows, one listing, exactly
+    the kernel's, none twice."""
+    small = Daemon("--ring-bytes", "65536")
+    try:
+        with small.client() as client:
+            reply = call(client, "List")
+        assert sorted_buffers(reply["buffers"]) == sorted_buffers(read_bufinfo()) == sorted_buffers(many.host_truth())
+        assert len({b["inode"] for b in reply["buffers"]}) == len(reply["buffers"]) > 9 * 682
+    finally:
+        assert small.stop() == 0, small.output()
+
+
+def test_list_with_more_comes_in_slices_of_one_pass(daemon, many):
+    """List called with "more": slices of 4,096 buffers, all from one pass, that join into
+    the kernel's account; dmabufctl list calls it so and prints the joined whole."""
+    with daemon.client() as client:
+        client.send(MONITOR + "List", more=True)
+        replies = []
+        while not replies or replies[-1].get("continues"):
+            reply = client.receive()
+            assert reply is not None and "error" not in reply, reply
+            replies.append(reply)
+    slices = [reply["parameters"]["buffers"] for reply in replies]
+    joined = [buffer for part in slices for buffer in part]
+    assert len(replies) == -(-len(joined) // 4096) >= 2
+    assert all(len(part) == 4096 for part in slices[:-1])
+    assert len({json.dumps(reply["parameters"]["scan"], sort_keys=True) for reply in replies}) == 1
+    assert sorted_buffers(joined) == sorted_buffers(read_bufinfo())
+    printed = dmabufctl("list", "--json", "--socket", daemon.socket)
+    assert printed.returncode == 0, printed.stderr
+    assert sorted_buffers(json.loads(printed.stdout)["buffers"]) == sorted_buffers(joined)

@@ -6,12 +6,12 @@ public struct LatestAttribution: Sendable {
     /// When its pass started, microseconds since the epoch.
     public let startedUsec: Int64
     let attribution: Attribution
-    /// Buffers no process held; nil when the pass could not list every buffer.
-    let kernelHeld: (count: Int, bytes: UInt64)?
+    /// Buffers no process held.
+    let kernelHeld: (count: Int, bytes: UInt64)
 
     init(_ report: PassReport, holders: [HolderRecord]) {
         startedUsec = report.totals.startedUsec
         attribution = Attribution(holders: holders)
-        kernelHeld = report.totals.recordsDropped == 0 ? attribution.kernelHeld(among: report.buffers) : nil
+        kernelHeld = attribution.kernelHeld(among: report.buffers)
     }
 }

@@ -51,6 +51,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         let grant = policy.grant(for: client.peer)
         try check(grant.methods.contains(method), else: .method, call, client)
         if method == .subscribe { return .stream(try await subscribe(call, from: client, grant: grant)) }
+        if method == .list && call.more { return .stream(try await listInSlices(call, from: client, grant: grant)) }
         return .reply(try await answer(method, call, from: client, grant: grant))
     }
 
@@ -111,12 +112,9 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             return Reply(
                 writing: ScanReply(outcome, details: details, holders: holders ? visible : nil, pids: pids(in: outcome)))
         case .list:
-            _ = try NoParameters(parameters: call.parameters)
-            await waitForPassTurn(client, grant)
-            monitor.callsOnTheirWay.announce()
-            let outcome = try await answering { () throws(MonitorError) in try await monitor.list(by: client.connection) }
+            let outcome = try await list(call, from: client, grant: grant)
             let buffers = outcome.buffers.map(Buffer.init(record:))
-            return Reply(writing: ListReply(buffers: buffers, scan: ScanInfo(outcome.totals, detailed: true)))
+            return Reply(writing: ListReply(buffers: buffers, scan: ScanInfo(outcome.totals)))
         case .status:
             _ = try NoParameters(parameters: call.parameters)
             // What others watch is theirs: only root sees the union.
@@ -155,6 +153,24 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         }
     }
 
+    /// `List` called with `more`: the same pass, its buffers sent in slices.
+    private func listInSlices(_ call: Call, from client: ClientContext, grant: Grant) async throws(VarlinkError)
+        -> ReplyStream
+    {
+        let outcome = try await list(call, from: client, grant: grant)
+        return stream(ListReplies(records: outcome.buffers, scan: ScanInfo(outcome.totals)))
+    }
+
+    /// A pass that lists every buffer, run (or joined) in the caller's turn.
+    private func list(_ call: Call, from client: ClientContext, grant: Grant) async throws(VarlinkError)
+        -> PassOutcome
+    {
+        _ = try NoParameters(parameters: call.parameters)
+        await waitForPassTurn(client, grant)
+        monitor.callsOnTheirWay.announce()
+        return try await answering { () throws(MonitorError) in try await monitor.list(by: client.connection) }
+    }
+
     private func subscribe(_ call: Call, from client: ClientContext, grant: Grant) async throws(VarlinkError)
         -> ReplyStream
     {
@@ -167,8 +183,13 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
         let updates = try await answering { () throws(MonitorError) in
             try await monitor.subscribe(client.connection, every: interval, details: details)
         }
-        return ReplyStream(
-            replies: SubscriptionReplies(updates: updates, details: details),
+        return stream(SubscriptionReplies(updates: updates, details: details))
+    }
+
+    /// The replies of a `more` call; a reader that leaves them unread is told it stalled.
+    private func stream(_ replies: some AsyncSequence<Reply, Never> & Sendable) -> ReplyStream {
+        ReplyStream(
+            replies: replies,
             stalled: { timeout in Reply(error: .subscriberStalled(timeoutMsec: Int(timeout / .milliseconds(1)))) },
             shuttingDown: Reply(error: .shuttingDown()))
     }

@@ -9,7 +9,7 @@ extension ScanReply {
     init(_ outcome: PassOutcome, details: Bool, holders: ((HolderRecord) -> Bool)? = nil, pids: PidView? = nil) {
         self.init(
             matches: outcome.matches(details: details, holders: holders, pids: pids),
-            scan: ScanInfo(outcome.totals, detailed: details || holders != nil))
+            scan: ScanInfo(outcome.totals))
     }
 }
 
@@ -62,13 +62,11 @@ extension WatchReply {
 }
 
 extension ScanInfo {
-    /// `detailed`: the request asked for buffer records, so records lost to a full ring
-    /// buffer are its to know about.
-    init(_ totals: PassTotals, detailed: Bool) {
+    /// `details_dropped` stays absent: a pass collects every record it is asked for.
+    init(_ totals: PassTotals) {
         self.init(
             id: Int(totals.id), startedUsec: Int(totals.startedUsec), durationNsec: Int(totals.durationNsec),
             buffers: Int(totals.buffers), bytes: Int(totals.bytes),
-            detailsDropped: detailed && totals.recordsDropped > 0 ? Int(totals.recordsDropped) : nil,
             exporters: totals.exporters.map(Exporter.init(totals:)))
     }
 }
@@ -118,12 +116,10 @@ extension ProcessesReply {
             .filter { uid == nil || $0.uid == uid }
             .map { Process($0, in: attribution, cgroup: cgroups.path(of: $0.cgroupID), pids: pids) }
             .sorted(by: Process.byShare)
-        // Every buffer of the pass is needed to tell which no process holds.
-        let complete = outcome.totals.recordsDropped == 0
         let held = attribution.kernelHeld(among: outcome.buffers)
         self.init(
-            processes: processes, kernelHeld: complete ? KernelHeld(count: held.count, bytes: Int(held.bytes)) : nil,
-            scan: ScanInfo(outcome.totals, detailed: true))
+            processes: processes, kernelHeld: KernelHeld(count: held.count, bytes: Int(held.bytes)),
+            scan: ScanInfo(outcome.totals))
     }
 }
 
@@ -134,7 +130,7 @@ extension CgroupsReply {
         let subtrees = attribution.subtrees { cgroups.path(of: $0.cgroupID) }
         self.init(
             cgroups: subtrees.map { Cgroup(path: $0.key, $0.value) }.sorted { $0.path < $1.path },
-            scan: ScanInfo(outcome.totals, detailed: true))
+            scan: ScanInfo(outcome.totals))
     }
 }
 
@@ -149,6 +145,6 @@ extension MineReply {
             .map { Process($0.0, in: attribution, cgroup: $0.1, pids: pids) }
             .sorted(by: Process.byShare)
         let subtree = attribution.subtrees { cgroups.path(of: $0.cgroupID) }[path] ?? Attribution.Subtree()
-        self.init(cgroup: Cgroup(path: path, subtree), processes: processes, scan: ScanInfo(outcome.totals, detailed: true))
+        self.init(cgroup: Cgroup(path: path, subtree), processes: processes, scan: ScanInfo(outcome.totals))
     }
 }

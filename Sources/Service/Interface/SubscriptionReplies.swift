@@ -49,7 +49,7 @@ struct SubscriptionReplies: AsyncSequence, Sendable {
                     // again, they count as news.
                     told = Dictionary(uniqueKeysWithValues: current)
                     if first || !changes.isEmpty {
-                        let reply = ScanReply(matches: changes.map(\.1), scan: ScanInfo(outcome.totals, detailed: details))
+                        let reply = ScanReply(matches: changes.map(\.1), scan: ScanInfo(outcome.totals))
                         return Reply(writing: reply, continues: true)
                     }
                 }

@@ -59,16 +59,15 @@ public struct MetricsReport: Sendable {
     /// Who held what after the latest pass that walked the holders (nothing before one).
     private func writeAttribution(into out: inout ExpositionWriter) {
         guard let latest = monitor.attribution else { return }
-        if let held = latest.kernelHeld {
-            out.family(
-                "dmabufd_kernel_held_buffers", .gauge,
-                help: "DMA-BUFs no process holds by an fd or a mapping (held by the kernel alone), in the latest walk.")
-            out.sample("dmabufd_kernel_held_buffers", held.count)
-            out.family(
-                "dmabufd_kernel_held_bytes", .gauge,
-                help: "Total size of the DMA-BUFs held by the kernel alone in the latest walk, in bytes.")
-            out.sample("dmabufd_kernel_held_bytes", Int(held.bytes))
-        }
+        let held = latest.kernelHeld
+        out.family(
+            "dmabufd_kernel_held_buffers", .gauge,
+            help: "DMA-BUFs no process holds by an fd or a mapping (held by the kernel alone), in the latest walk.")
+        out.sample("dmabufd_kernel_held_buffers", held.count)
+        out.family(
+            "dmabufd_kernel_held_bytes", .gauge,
+            help: "Total size of the DMA-BUFs held by the kernel alone in the latest walk, in bytes.")
+        out.sample("dmabufd_kernel_held_bytes", Int(held.bytes))
         if let cgroupBytes {
             out.family(
                 "dmabufd_cgroup_bytes", .gauge,

@@ -18,7 +18,7 @@ import VarlinkServer
 public actor BufferMonitor {
     public nonisolated let unownedExecutor: UnownedSerialExecutor
     /// What the interface announces before it awaits `scan`, `list` or `attribution`.
-    public nonisolated let callsOnTheirWay = CallsOnTheirWay()
+    public nonisolated let callsOnTheirWay: CallsOnTheirWay
     /// The longest a pass waits for calls on their way, however long the last one took.
     static let gatheringLimit = Duration.milliseconds(20)
     private let backend: any ScanBackend
@@ -68,10 +68,13 @@ public actor BufferMonitor {
     /// - Parameter eventLoop: the thread every pass and map write runs on; give the
     ///   monitor one of its own so a pass never stalls socket I/O.
     /// - Parameter reserve: the share of the capacity only some uids may use.
+    /// - Parameter untaken: the server's count of calls read but not yet taken, which
+    ///   passes about to start wait for (briefly).
     public init(
         backend: sending any ScanBackend, reserve: ReservedShare = ReservedShare(names: 0, uids: []),
-        eventLoop: any EventLoop
+        untaken: UntakenMessages = UntakenMessages(), eventLoop: any EventLoop
     ) {
+        self.callsOnTheirWay = CallsOnTheirWay(untaken: untaken)
         self.backend = backend
         self.registry = WatchRegistry(capacity: backend.capacity, reserve: reserve)
         self.unownedExecutor = eventLoop.executor.asUnownedSerialExecutor()

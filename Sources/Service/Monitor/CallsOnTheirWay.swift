@@ -1,13 +1,19 @@
 import Synchronization
+import VarlinkServer
 
-/// Calls that need a pass, read off their sockets and on their way to the monitor: the
-/// interface announces each before it awaits the monitor, and the monitor counts it in
-/// when it gets there. A pass about to start waits (briefly) while any are on their way,
-/// so calls that arrive together share one pass instead of each missing the last.
+/// Calls on their way to the monitor: messages read off their sockets that no idle session
+/// has taken yet (`untaken`, counted by the server: any of them may need a pass), and calls
+/// that need a pass, which the interface announces before it awaits the monitor and the
+/// monitor counts in when they get there. A pass about to start waits (briefly) while any
+/// are on their way, so calls that arrive together share one pass instead of each missing
+/// the last.
 public final class CallsOnTheirWay: Sendable {
     private let count = Atomic<Int>(0)
+    private let untaken: UntakenMessages
 
-    public init() {}
+    public init(untaken: UntakenMessages = UntakenMessages()) {
+        self.untaken = untaken
+    }
 
     /// A call will reach the monitor; the monitor method it calls counts it in.
     public func announce() {
@@ -26,5 +32,5 @@ public final class CallsOnTheirWay: Sendable {
         }
     }
 
-    var any: Bool { count.load(ordering: .relaxed) > 0 }
+    var any: Bool { count.load(ordering: .relaxed) > 0 || untaken.any }
 }

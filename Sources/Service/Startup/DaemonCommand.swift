@@ -74,8 +74,10 @@ public struct DaemonCommand: ParsableCommand {
     @Option(
         help: """
             Bytes of the ring buffer that carries per-buffer records (List, Scan with details): \
-            a power of two, at least a page (4096 on most machines). Records that do not fit are \
-            counted in details_dropped.
+            a power of two, at least a page (4096 on most machines). It holds about 1 record in \
+            96 bytes; a listing that does not fit takes several runs of the program (windows), \
+            so nothing is dropped. The kernel keeps it allocated; dmabufd maps it only while a \
+            listing runs.
             """)
     var ringBytes = ProgramSizes.defaultRingBytes
 

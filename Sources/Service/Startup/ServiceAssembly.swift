@@ -20,7 +20,10 @@ public struct ServiceAssembly {
         let logger = prepared.logger
         let passThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let policy = prepared.policy
-        let monitor = BufferMonitor(backend: prepared.program, reserve: policy.reserve, eventLoop: passThread.next())
+        // Counted by the server as it reads calls, waited for by passes about to start.
+        let untaken = UntakenMessages()
+        let monitor = BufferMonitor(
+            backend: prepared.program, reserve: policy.reserve, untaken: untaken, eventLoop: passThread.next())
         let counters = ServiceCounters()
         let cgroups = CgroupPaths(root: options.cgroupRoot)
         logger.info("cgroups are named from \(cgroups.root ?? "nowhere: no cgroup2 hierarchy is mounted")")
@@ -40,7 +43,8 @@ public struct ServiceAssembly {
             prepared.listener, dispatcher: dispatcher,
             limits: options.connectionLimits(maxConnections: prepared.maxConnections, reserve: policy.reserve),
             connectionsPerUID: { policy.grant(for: $0).maxConnections }, observer: counters,
-            group: MultiThreadedEventLoopGroup.singleton, notifier: ServiceManagerNotifier(), logger: logger)
+            group: MultiThreadedEventLoopGroup.singleton, notifier: ServiceManagerNotifier(), untaken: untaken,
+            logger: logger)
         let watchedNames = options.metricsWatchedNames
         let endpoint = prepared.metricsListener.map { listener in
             MetricsHTTPServer(
