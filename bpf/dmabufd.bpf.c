@@ -27,7 +27,8 @@ struct {
 
 /* Watched prefixes, keyed like "watched" (the prefix zero-padded to 32 bytes)
  * and sharing its slots: a buffer counts for every watched prefix its name
- * starts with, found with one lookup per name length (at most 31). */
+ * starts with, found with one lookup per watched prefix length (at most 31;
+ * globals.prefix_lengths says which). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
@@ -184,24 +185,27 @@ struct prefix_walk {
 	char key[DMABUFD_NAME_LEN];
 	__u64 size;
 	__u64 pass;
+	__u32 lengths; /* globals.prefix_lengths */
 };
 
-/* Step i of the walk: the key grows by name[i] (its tail stays zero), so each
- * step is one lookup. A bpf_loop callback: the verifier checks it once, not
- * once per name length. */
+/* Step i of the walk: the key grows by name[i] (its tail stays zero), and is
+ * looked up when some watched prefix is i + 1 bytes long; the walk ends past the
+ * longest. A bpf_loop callback: the verifier checks it once, not once per name
+ * length. */
 static long count_prefix_step(__u64 i, struct prefix_walk *walk)
 {
-	if (i >= DMABUFD_NAME_LEN - 1 || !walk->name[i])
+	if (i >= DMABUFD_NAME_LEN - 1 || !walk->name[i] || !(walk->lengths >> i))
 		return 1;
 	walk->key[i] = walk->name[i];
-	count_slot(bpf_map_lookup_elem(&prefixes, walk->key), walk->size, walk->pass);
+	if (walk->lengths & (1U << i))
+		count_slot(bpf_map_lookup_elem(&prefixes, walk->key), walk->size, walk->pass);
 	return 0;
 }
 
 /* Counts the buffer for every watched prefix its name starts with. */
-static __always_inline void count_prefixes(const char *name, __u64 size, __u64 pass)
+static __always_inline void count_prefixes(const char *name, __u64 size, __u64 pass, __u32 lengths)
 {
-	struct prefix_walk walk = { .size = size, .pass = pass };
+	struct prefix_walk walk = { .size = size, .pass = pass, .lengths = lengths };
 
 	__builtin_memcpy(walk.name, name, DMABUFD_NAME_LEN);
 	bpf_loop(DMABUFD_NAME_LEN - 1, count_prefix_step, &walk, 0);
@@ -234,7 +238,7 @@ int dmabufd_pass(void *ctx)
 {
 	__u64 pass = globals.pass_id;
 	int collect = globals.collect_buffers;
-	int with_prefixes = globals.watched_prefixes;
+	__u32 prefix_lengths = globals.prefix_lengths;
 	__u64 buffers = 0, bytes = 0, fingerprint = 0, inode = 0;
 	struct bpf_iter_dmabuf it;
 	struct dma_buf *buf;
@@ -263,8 +267,8 @@ int dmabufd_pass(void *ctx)
 		globals.buffer_matched = 0;
 		if (name[0]) {
 			count_slot(bpf_map_lookup_elem(&watched, name), size, pass);
-			if (with_prefixes)
-				count_prefixes(name, size, pass);
+			if (prefix_lengths)
+				count_prefixes(name, size, pass, prefix_lengths);
 		}
 		if (in_window(buffers, collect) && send_record(buf, inode, size, name))
 			globals.records_resume_at = buffers; /* the ring is full: the window ends */

@@ -78,9 +78,10 @@ struct dmabufd_globals {
 	__u64 pass_id;
 	/* Written by userspace before each run: an enum dmabufd_collect. */
 	__u32 collect_buffers;
-	/* Written by userspace when prefixes come and go: how many are watched.
-	 * Zero skips the per-prefix lookups. */
-	__u32 watched_prefixes;
+	/* Written by userspace when prefixes come and go: bit n - 1 is set while a
+	 * prefix of n bytes is watched. The program looks up only those lengths;
+	 * zero skips the prefix walk. */
+	__u32 prefix_lengths;
 	/* Written by userspace before each run that collects: the walk position
 	 * (0 = the first buffer walked) whose record comes first. Records go
 	 * through the ring in windows: a run sends records from here until the

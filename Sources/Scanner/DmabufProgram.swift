@@ -24,6 +24,9 @@ public final class DmabufProgram: ScanBackend {
     private var slotsByWatch: [Watch: UInt32] = [:]
     /// Keys a failed delete left in the kernel maps (their slots are never reused).
     private var keysLeftBehind: Set<Watch> = []
+    /// Watched prefixes by length in bytes (index 0 unused): what the program's
+    /// `prefix_lengths` bitmask says.
+    private var prefixesByLength = [Int](repeating: 0, count: Int(DMABUFD_NAME_LEN))
     /// The stamp of the latest run, and of the latest run that completed (0 = none yet).
     private var runStamp: UInt64 = 0
     private var completedStamp: UInt64 = 0
@@ -76,12 +79,12 @@ public final class DmabufProgram: ScanBackend {
         }
         slotsByWatch[watch] = slot
         keysLeftBehind.remove(watch)
-        if watch.kind == .prefix { globals.pointee.watched_prefixes += 1 }
+        if watch.kind == .prefix { prefixWatched(length: name.count, by: 1) }
     }
 
     public func remove(_ watch: Watch) {
         guard let slot = slotsByWatch.removeValue(forKey: watch) else { return }
-        if watch.kind == .prefix { globals.pointee.watched_prefixes -= 1 }
+        if watch.kind == .prefix { prefixWatched(length: watch.bytes.count, by: -1) }
         var mapKey = Self.key(watch.bytes)
         // If the key stayed in the map, the program would keep counting into
         // the slot: keep it out of the free list rather than hand it to another key.
@@ -96,6 +99,17 @@ public final class DmabufProgram: ScanBackend {
     /// A listing larger than the ring takes several windows; when the buffers change
     /// between two of them, the listing starts over, this many times at most.
     static let listingAttempts = 3
+
+    /// Counts a prefix of `length` bytes in or out, and tells the program which lengths to look up.
+    private func prefixWatched(length: Int, by change: Int) {
+        prefixesByLength[length] += change
+        let bit = UInt32(1) << UInt32(length - 1)
+        if prefixesByLength[length] > 0 {
+            globals.pointee.prefix_lengths |= bit
+        } else {
+            globals.pointee.prefix_lengths &= ~bit
+        }
+    }
 
     public func runPass(collecting: BufferCollection) throws(ScannerError) -> PassReport {
         guard collecting != .none else {
