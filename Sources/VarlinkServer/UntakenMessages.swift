@@ -1,12 +1,14 @@
 import Synchronization
 
-/// Connections with a message read off their socket that their session, idle, has not
-/// taken yet. Work shared between calls (dmabufd's pass) can wait briefly while there are
-/// any, so that calls sent together are served together: a call counts from the moment
-/// its bytes are read, not only once its connection's task has run.
+/// Connections with a call on its way: a message read off their socket that their idle
+/// session has not taken yet, or the call the session took and is serving until it is
+/// done or handed on (`ClientContext.handedOn`). Work shared between calls (dmabufd's
+/// pass) can wait briefly while there are any, so that calls sent together are served
+/// together: a call counts from the moment its bytes are read, not only once its
+/// connection's task has run.
 ///
-/// A session busy with an earlier call of its connection does not count: the messages
-/// behind that call cannot join the work the call itself waits for.
+/// Messages behind a call that was handed on do not count: they cannot join the work
+/// that call waits for.
 public final class UntakenMessages: Sendable {
     private let connections = Atomic<Int>(0)
 
@@ -20,14 +22,15 @@ public final class UntakenMessages: Sendable {
 }
 
 /// One connection's part in `UntakenMessages`: its decoder counts each message framed, its
-/// session each message taken and each call finished; when the session ends it counts no
-/// longer, whatever it left unread.
+/// session each message taken and each call finished, the interface each call handed on;
+/// when the session ends it counts no longer, whatever it left unread.
 final class ConnectionBacklog: Sendable {
     private struct State {
         var untaken = 0
         var busy = false
+        var handedOn = false
         var ended = false
-        var counts: Bool { untaken > 0 && !busy && !ended }
+        var counts: Bool { !ended && (busy ? !handedOn : untaken > 0) }
     }
 
     private let state = Mutex(State())
@@ -44,8 +47,11 @@ final class ConnectionBacklog: Sendable {
         update { state in
             state.untaken = max(state.untaken - 1, 0)
             state.busy = true
+            state.handedOn = false
         }
     }
+
+    func handedOn() { update { $0.handedOn = true } }
 
     /// The session is done with the message it took: waiting for the next.
     func finished() { update { $0.busy = false } }

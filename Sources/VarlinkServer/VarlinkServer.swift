@@ -72,7 +72,9 @@ public struct VarlinkServer: Service, CustomStringConvertible {
                         }
                         nextID += 1
                         let session = ConnectionSession(
-                            accepted: accepted, client: ClientContext(connection: ConnectionID(nextID), peer: accepted.peer),
+                            accepted: accepted,
+                            client: ClientContext(
+                                connection: ConnectionID(nextID), peer: accepted.peer, backlog: accepted.backlog),
                             dispatcher: dispatcher, limits: limits, observer: observer, logger: logger,
                             release: { gate.leave(accepted.peer) })
                         group.addTask { await session.run() }

@@ -3,9 +3,9 @@ import DmabufScanner
 import NIOPosix
 import Synchronization
 import Testing
-import VarlinkServer
 
 @testable import DmabufService
+@testable import VarlinkServer
 
 private func waitUntil(_ condition: () -> Bool) async {
     while !condition() { try? await Task.sleep(for: .milliseconds(1)) }
@@ -38,6 +38,38 @@ private func waitUntil(_ condition: () -> Bool) async {
         #expect(try await first.value == 1)
         #expect(try await others.value == Array(repeating: 2, count: 63), "64 scans, 2 passes")
         #expect(backend.passes.load(ordering: .sequentiallyConsistent) == 2)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aPassWaitsForCallsReadOffTheirSocketsAsLongAsTheLastPassTook() async throws {
+        let backend = GatedBackend()
+        let untaken = UntakenMessages()
+        let monitor = BufferMonitor(backend: backend, untaken: untaken, eventLoop: thread.next())
+        let account = WatchAccount(uid: 0, quota: 10)
+        // Each pass says it took 10 minutes: the longest the next may wait for calls on their way.
+        backend.reportedDurationNsec.store(600_000_000_000, ordering: .sequentiallyConsistent)
+        #expect(try await monitor.scan([], by: ConnectionID(1), account: account).totals.id == 1)
+        #expect(try await monitor.scan([], by: ConnectionID(1), account: account).totals.id == 2, "alone: no wait")
+
+        // Another connection's call is read, not yet taken by its session.
+        let reader = ConnectionBacklog(counting: untaken)
+        reader.framed()
+        let first = Task { try await monitor.scan([], by: ConnectionID(1), account: account).totals.id }
+        try await Task.sleep(for: arrival)
+        #expect(backend.entered.load(ordering: .sequentiallyConsistent) == 2, "pass 3 waits for the call read")
+        reader.taken()
+        monitor.callsOnTheirWay.announce()
+        reader.handedOn()
+        let second = try await monitor.scan([], by: ConnectionID(2), account: account).totals.id
+        #expect(try await first.value == 3)
+        #expect(second == 3, "both in the pass that waited")
+
+        // A call read that never comes: the wait ends when the last pass's time is up.
+        backend.reportedDurationNsec.store(50_000_000, ordering: .sequentiallyConsistent)
+        #expect(try await monitor.scan([], by: ConnectionID(1), account: account).totals.id == 4)
+        let stuck = ConnectionBacklog(counting: untaken)
+        stuck.framed()
+        #expect(try await monitor.scan([], by: ConnectionID(1), account: account).totals.id == 5)
+        stuck.ended()
     }
 
     @Test func aScanNeverGetsAPassThatStartedBeforeIt() async throws {

@@ -14,6 +14,8 @@ final class GatedBackend: ScanBackend, Sendable {
     let passes = Atomic<UInt64>(0)
     let entered = Atomic<UInt64>(0)
     let release = Atomic<UInt64>(UInt64.max)
+    /// How long each pass says it took: what bounds the monitor's gathering before the next.
+    let reportedDurationNsec = Atomic<Int64>(1)
 
     func insert(_ key: Watch) throws(ScannerError) {
         names.withLock { _ = $0.insert(key) }
@@ -28,7 +30,9 @@ final class GatedBackend: ScanBackend, Sendable {
         let id = entered.add(1, ordering: .sequentiallyConsistent).newValue
         while release.load(ordering: .sequentiallyConsistent) < id { usleep(1000) }
         passes.store(id, ordering: .sequentiallyConsistent)
-        let totals = PassTotals(id: id, startedUsec: 0, durationNsec: 1, buffers: 0, bytes: 0)
+        let totals = PassTotals(
+            id: id, startedUsec: 0, durationNsec: reportedDurationNsec.load(ordering: .sequentiallyConsistent),
+            buffers: 0, bytes: 0)
         return PassReport(totals: totals, buffers: [])
     }
 

@@ -20,7 +20,7 @@ import Testing
         return channel
     }
 
-    @Test func framedMessagesCountUntilAnIdleSessionTakesThem() throws {
+    @Test func aCallCountsFromItsBytesUntilItIsHandedOnOrDone() throws {
         let untaken = UntakenMessages()
         let backlog = ConnectionBacklog(counting: untaken)
         let other = ConnectionBacklog(counting: untaken)
@@ -30,7 +30,9 @@ import Testing
         try channel.writeInbound(ByteBuffer(string: ":1}\0{}\0"))
         #expect(untaken.any)
         backlog.taken()
-        #expect(!untaken.any, "busy with the first: the second cannot join what the first waits for")
+        #expect(untaken.any, "taken, not yet where it waits")
+        backlog.handedOn()
+        #expect(!untaken.any, "handed on: the second cannot join what the first waits for")
         other.framed()
         #expect(untaken.any, "another connection's call")
         other.ended()
@@ -39,7 +41,7 @@ import Testing
         #expect(untaken.any, "idle again, with the second still unread")
         backlog.taken()
         backlog.finished()
-        #expect(!untaken.any)
+        #expect(!untaken.any, "a call done without being handed on (Status, say)")
         other.framed()
         #expect(!untaken.any, "nothing framed after the end counts")
     }

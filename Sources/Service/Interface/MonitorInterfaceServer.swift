@@ -101,7 +101,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
             let holders = request.holders ?? false
             let watches = try watches(names: request.names ?? [], prefixes: request.prefixes)
             await waitForPassTurn(client, grant)
-            monitor.callsOnTheirWay.announce()
+            announce(client)
             let outcome = try await answering { () throws(MonitorError) in
                 try await monitor.scan(
                     watches, by: client.connection, account: account, details: details, holders: holders,
@@ -167,7 +167,7 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     {
         _ = try NoParameters(parameters: call.parameters)
         await waitForPassTurn(client, grant)
-        monitor.callsOnTheirWay.announce()
+        announce(client)
         return try await answering { () throws(MonitorError) in try await monitor.list(by: client.connection) }
     }
 
@@ -197,10 +197,17 @@ public struct MonitorInterfaceServer: VarlinkInterfaceServer {
     /// Who holds what, as of a pass run (or joined) for the caller in its turn.
     private func attribution(for client: ClientContext, _ grant: Grant) async throws(VarlinkError) -> PassOutcome {
         await waitForPassTurn(client, grant)
-        monitor.callsOnTheirWay.announce()
+        announce(client)
         return try await answering { () throws(MonitorError) in
             try await monitor.attribution(by: client.connection, asker: asker(client))
         }
+    }
+
+    /// The call will need a pass: the monitor counts it as on its way from now on, the
+    /// server no longer.
+    private func announce(_ client: ClientContext) {
+        monitor.callsOnTheirWay.announce()
+        client.handedOn()
     }
 
     /// Waits for the caller's uid's turn to ask for a pass, by its grant's spacing.

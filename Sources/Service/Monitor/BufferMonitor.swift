@@ -11,16 +11,14 @@ import VarlinkServer
 /// starts after it arrived, and every request that arrives while a pass runs shares
 /// the one after it. A pass about to start gathers first: while calls read off their
 /// sockets are still on their way here (`callsOnTheirWay`), it waits for them, at most
-/// as long as the last pass took (`gatheringLimit` at most), so calls sent together
-/// share a pass and a lone call never waits. While anyone subscribes, a pass also runs every interval (the
-/// smallest any subscriber asked for), and every pass, whoever asked for it, updates
-/// every subscriber.
+/// as long as the last pass took (a call it did not wait for would wait a whole pass),
+/// so calls sent together share a pass and a lone call never waits. While anyone
+/// subscribes, a pass also runs every interval (the smallest any subscriber asked for),
+/// and every pass, whoever asked for it, updates every subscriber.
 public actor BufferMonitor {
     public nonisolated let unownedExecutor: UnownedSerialExecutor
     /// What the interface announces before it awaits `scan`, `list` or `attribution`.
     public nonisolated let callsOnTheirWay: CallsOnTheirWay
-    /// The longest a pass waits for calls on their way, however long the last one took.
-    static let gatheringLimit = Duration.milliseconds(20)
     private let backend: any ScanBackend
     private var registry: WatchRegistry
     private var clients: Set<ConnectionID> = []
@@ -274,7 +272,7 @@ public actor BufferMonitor {
     private func gather() async {
         guard callsOnTheirWay.any else { return }
         let lastPass = Duration.nanoseconds(Int64(statistics.latest?.totals.durationNsec ?? 0))
-        let deadline = ContinuousClock.now + min(lastPass, Self.gatheringLimit)
+        let deadline = ContinuousClock.now + lastPass
         while callsOnTheirWay.any, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .microseconds(50))
         }
