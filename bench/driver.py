@@ -33,11 +33,13 @@ from varlink_raw import MONITOR, RawClient  # noqa: E402
 FULL = {"ns": [1_000, 10_000, 50_000], "ms": [10, 100, 1_000], "samples": 20, "warmup": 2, "budget": 10.0,
         "attribution_ns": [10_000, 50_000], "holder_processes": 200,
         "subscribers": 100, "subscribe_seconds": 4.5, "subscribe_ms": [10], "host_subscribe_ms": [10, 1_000],
-        "connections": 1_000, "starts": 10, "profile_seconds": 3.0, "metrics_ms": [1_000, 16_384]}
+        "connections": 1_000, "starts": 10, "profile_seconds": 3.0, "metrics_ms": [1_000, 16_384],
+        "big_n": 250_000, "big_m": 100_000, "big_watch_call": 1_000, "big_samples": 3}
 QUICK = {"ns": [100], "ms": [10], "samples": 2, "warmup": 1, "budget": 5.0,
          "attribution_ns": [100], "holder_processes": 4,
          "subscribers": 4, "subscribe_seconds": 0.6, "subscribe_ms": [10], "host_subscribe_ms": [10],
-         "connections": 20, "starts": 2, "profile_seconds": 0.5, "metrics_ms": [10]}
+         "connections": 20, "starts": 2, "profile_seconds": 0.5, "metrics_ms": [10],
+        "big_n": 300, "big_m": 100, "big_watch_call": 20, "big_samples": 1}
 MIN_SAMPLES = 5          # a slow method stops after `budget` seconds, but not before this many
 NAMES_ON_BUFFERS = 2_000  # buffer i is named bench-(i mod 2000): M watched names match M/2000 of them
 CONCURRENT = 64
@@ -438,6 +440,93 @@ def machine():
             "python": platform.python_version()}
 
 
+def largest(args, config):
+    """The largest host: `big_n` buffers sharing their pages, `big_m` watched names (Watch in
+    calls of `big_watch_call`), at default settings but the capacity. Every answer is checked
+    against the fixture's truth: Scan, Scan with details, List (with "more", joined; and its
+    length against debugfs bufinfo). Timed: each Watch call (time linear in the names means
+    the last calls cost what the first did), Status with and without the names (no per-name
+    work means the same), Scan with its pass and the client's decode apart, List, details;
+    memory when idle at this N, after the listings, and at its peak."""
+    n, m, per_call = config["big_n"], config["big_m"], config["big_watch_call"]
+    names = watched_names(m)
+    samples = dict(config, samples=config["big_samples"], warmup=1)
+    result = {"n": n, "m": m}
+    # A file per buffer: the VM's 2 GiB set fs.file-max near 200,000, which root (this
+    # driver) may pass but dmabufd, with no capability, may not (it could open nothing).
+    with open("/proc/sys/fs/file-max") as limit:
+        file_max = int(limit.read())
+    if file_max < 2 * n:
+        with open("/proc/sys/fs/file-max", "w") as limit:
+            limit.write(str(2 * n + 65_536))
+    with BufferSet(shared_pages=True) as buffers:
+        started = time.monotonic()
+        for index in range(n):
+            buffers.create(f"bench-{index % NAMES_ON_BUFFERS}", PAGE_SIZE, "udmabuf")
+        result["create_seconds"] = time.monotonic() - started
+        print(f"bench: {n} buffers (shared pages) made in {result['create_seconds']:.1f} s", file=sys.stderr, flush=True)
+        expected = truth_of(buffers, names)
+        fixture = sorted((b["inode"], b["size"], b["name"]) for b in buffers.truth())
+        inodes = {entry[0] for entry in fixture}
+        service = Service(args.bin_dir, "--capacity", str(max(16_384, 2 * m)))
+        result["idle_kib"] = service.rss_kib()
+        with RawClient(service.socket, timeout=600) as client:
+            def status():
+                call(client, "Status")
+                return {}, {}
+
+            result["status_unwatched"] = measure("Status", status, {}, config)
+            watch_nsec = []
+            for start in range(0, m, per_call):
+                began = time.perf_counter_ns()
+                call(client, "Watch", {"names": names[start:start + per_call]})
+                watch_nsec.append(time.perf_counter_ns() - began)
+            tenth = max(1, len(watch_nsec) // 10)
+            result["watch"] = {"calls": len(watch_nsec), "per_call": per_call, "nsec": summary(watch_nsec),
+                               "first_tenth_median": statistics.median(watch_nsec[:tenth]),
+                               "last_tenth_median": statistics.median(watch_nsec[-tenth:])}
+            if call(client, "Status")["watched"] != m:
+                failures.append(f"largest: Status does not say {m} names are watched")
+            result["status_watched"] = measure("Status", status, {}, config)
+            result["scan"] = measure("Scan (largest)", lambda: timed_scan(client), expected, samples,
+                                     ("pass_nsec", "decode_nsec"))
+
+            def listing():
+                client.send(MONITOR + "List", more=True)
+                joined, replies = [], 0
+                while not replies or reply.get("continues"):
+                    reply = client.receive()
+                    if reply is None or "error" in reply:
+                        raise RuntimeError(f"List: {str(reply)[:200]}")
+                    replies += 1
+                    joined += reply["parameters"]["buffers"]
+                # The fixture's buffers exactly (and, checked below, as many in all as bufinfo has).
+                return sorted((b["inode"], b["size"], b["name"]) for b in joined if b["inode"] in inodes), \
+                    {"replies": replies, "buffers": len(joined)}
+
+            result["list"] = measure("List (largest)", listing, fixture, samples, ("replies", "buffers"))
+            with open(BUFINFO, "rb") as source:
+                kernel = len(BUFINFO_LINE.findall(source.read()))
+            if result["list"]["buffers"]["max"] != kernel:
+                failures.append(f"largest: List has {result['list']['buffers']['max']} buffers, bufinfo {kernel}")
+
+            def details():
+                client.send(MONITOR + "Scan", {"details": True})
+                reply = client.receive()
+                if reply is None or "error" in reply:
+                    raise RuntimeError(f"Scan with details: {str(reply)[:200]}")
+                matches = reply["parameters"]["matches"]
+                if any(len(match["buffers"]) != match["count"] for match in matches):
+                    failures.append("largest: a details reply lists fewer buffers than it counts")
+                return answer_of(matches), {}
+
+            result["details"] = measure("Scan with details (largest)", details, expected, samples)
+            result["after_kib"] = service.rss_kib()
+            result["peak_kib"] = memory_kib(service.process.pid, "VmHWM")
+        result["exit"] = service.stop()
+    return result
+
+
 def truth_of(buffers, names):
     return {name: tuple(value) for name, value in buffers.expected(set(names)).items()}
 
@@ -478,6 +567,10 @@ def run_vm(args, config):
                                    for row in subscribe_overhead(service, m, truth_of(buffers, watched_names(m)), config)]
             record["exit"] = service.stop()
             out["services"].append(record)
+    try:
+        out["largest"] = largest(args, config)
+    except Exception as error:  # recorded; the rows above stay in the report
+        failures.append(f"the largest host: {type(error).__name__}: {error}")
     return out
 
 

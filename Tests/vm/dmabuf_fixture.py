@@ -147,13 +147,18 @@ class Buffer:
 
 
 class BufferSet:
-    """The buffers this process holds; each lives until `close` (or the set is closed)."""
+    """The buffers this process holds; each lives until `close` (or the set is closed).
 
-    def __init__(self):
+    With `shared_pages`, every udmabuf of a size is made from the same sealed memfd, so
+    they share its pages: a quarter of a million buffers then cost the VM their kernel
+    structures, not a page each."""
+
+    def __init__(self, shared_pages=False):
         self.buffers = {}
         self.next_id = 1
         self._udmabuf = None
         self._heap = None
+        self._shared = {} if shared_pages else None  # size -> memfd
 
     def __enter__(self):
         return self
@@ -177,14 +182,19 @@ class BufferSet:
         if exporter == "udmabuf":
             if size <= 0 or size % PAGE_SIZE:
                 raise ValueError(f"a udmabuf size is a positive multiple of {PAGE_SIZE}: {size}")
-            memfd = os.memfd_create("dmabuf-fixture", os.MFD_ALLOW_SEALING | os.MFD_CLOEXEC)
-            try:
+            memfd = self._shared.get(size) if self._shared is not None else None
+            if memfd is None:
+                memfd = os.memfd_create("dmabuf-fixture", os.MFD_ALLOW_SEALING | os.MFD_CLOEXEC)
                 os.ftruncate(memfd, size)
                 fcntl.fcntl(memfd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK)
+                if self._shared is not None:
+                    self._shared[size] = memfd
+            try:
                 request = UDMABUF_CREATE_LAYOUT.pack(memfd, UDMABUF_FLAGS_CLOEXEC, 0, size)
                 return ioctl(device, UDMABUF_CREATE, request)[0]  # the new buffer's fd
             finally:
-                os.close(memfd)
+                if self._shared is None:
+                    os.close(memfd)
         if size <= 0:
             raise ValueError(f"a buffer size is positive: {size}")
         request = DMA_HEAP_ALLOCATION_LAYOUT.pack(size, 0, os.O_RDWR | os.O_CLOEXEC, 0)
@@ -221,10 +231,12 @@ class BufferSet:
     def close_all(self):
         for ident in list(self.buffers):
             self.close(ident)
-        for fd in (self._udmabuf, self._heap):
+        for fd in (self._udmabuf, self._heap, *(self._shared or {}).values()):
             if fd is not None:
                 os.close(fd)
         self._udmabuf = self._heap = None
+        if self._shared:
+            self._shared = {}
 
     def ids(self):
         return list(self.buffers)
