@@ -31,7 +31,7 @@ struct PassBench: ParsableCommand {
 
     func run() throws {
         let program = try DmabufProgram(capacity: max(names, 1))
-        for index in 0..<names { try program.insert(.name(Array("\(namePrefix)\(index)".utf8))) }
+        try program.insert((0..<names).map { index in .name(Array("\(namePrefix)\(index)".utf8)) })
         let collecting: BufferCollection = collect == "all" ? .all : collect == "matched" ? .matched : .none
         _ = try program.runPass(collecting: collecting)  // warm: first-touch of the maps' pages
         var durations: [Int64] = []

@@ -14,6 +14,7 @@ public final class DmabufProgram: ScanBackend {
     public var watchedCount: Int { slotsByWatch.count }
 
     private let loaded: LoadedProgram
+    private let maps: WatchMaps
     private let records: RecordReader
     /// Who holds each buffer; nil when the kernel or the load refused the iterators.
     private let holders: Result<HolderIterators, ScannerError>
@@ -39,6 +40,7 @@ public final class DmabufProgram: ScanBackend {
     public init(capacity: Int, ringBytes: Int = ProgramSizes.defaultRingBytes) throws(ScannerError) {
         let loaded = try ProgramLoader.load(capacity: capacity, ringBytes: ringBytes)
         records = RecordReader(mapFD: loaded.recordsFD)
+        maps = WatchMaps(watchedFD: loaded.watchedFD, prefixesFD: loaded.prefixesFD)
         self.loaded = loaded
         self.capacity = capacity
         // Attribution is worth having, not worth refusing to start over.
@@ -59,40 +61,48 @@ public final class DmabufProgram: ScanBackend {
         loaded.release()
     }
 
-    public func insert(_ watch: Watch) throws(ScannerError) {
-        let name = watch.bytes
-        guard (1..<Int(DMABUFD_NAME_LEN)).contains(name.count), !name.contains(0) else {
-            throw .mapUpdateFailed("a watched name or prefix is 1 to \(DMABUFD_NAME_LEN - 1) bytes without NUL")
+    public func insert(_ watches: [Watch]) throws(ScannerError) {
+        for watch in watches {
+            let name = watch.bytes
+            guard (1..<Int(DMABUFD_NAME_LEN)).contains(name.count), !name.contains(0) else {
+                throw .mapUpdateFailed("a watched name or prefix is 1 to \(DMABUFD_NAME_LEN - 1) bytes without NUL")
+            }
         }
-        guard slotsByWatch[watch] == nil else { return }
-        guard let slot = allocator.allocate() else { throw .capacityExhausted(capacity: capacity) }
-        // A reused slot may still hold its last owner's numbers stamped with the last pass.
-        slots[Int(slot)] = dmabufd_slot_stats()
-        var mapKey = Self.key(name)
-        var value = slot
-        // BPF_ANY, not NOEXIST: overwriting a key left behind by a failed delete is harmless.
-        let err = bpf_map_update_elem(mapFD(for: watch.kind), &mapKey, &value, UInt64(BPF_ANY))
-        guard err == 0 else {
-            allocator.release(slot)
+        var seen = Set<Watch>()
+        let new = watches.filter { slotsByWatch[$0] == nil && seen.insert($0).inserted }
+        guard !new.isEmpty else { return }
+        guard allocator.available >= new.count else { throw .capacityExhausted(capacity: capacity) }
+        let entries = new.map { watch in
+            let slot = allocator.allocate()!
+            // A reused slot may still hold its last owner's numbers stamped with the last pass.
+            slots[Int(slot)] = dmabufd_slot_stats()
+            return (watch: watch, slot: slot)
+        }
+        if let err = maps.insert(entries) {
+            for entry in entries { allocator.release(entry.slot) }
             if -err == E2BIG { throw .capacityExhausted(capacity: capacity) }
             throw .mapUpdateFailed(libbpfErrorText(err))
         }
-        slotsByWatch[watch] = slot
-        keysLeftBehind.remove(watch)
-        if watch.kind == .prefix { prefixWatched(length: name.count, by: 1) }
+        for (watch, slot) in entries {
+            slotsByWatch[watch] = slot
+            keysLeftBehind.remove(watch)
+            if watch.kind == .prefix { prefixWatched(length: watch.bytes.count, by: 1) }
+        }
     }
 
-    public func remove(_ watch: Watch) {
-        guard let slot = slotsByWatch.removeValue(forKey: watch) else { return }
-        if watch.kind == .prefix { prefixWatched(length: watch.bytes.count, by: -1) }
-        var mapKey = Self.key(watch.bytes)
-        // If the key stayed in the map, the program would keep counting into
-        // the slot: keep it out of the free list rather than hand it to another key.
-        let err = bpf_map_delete_elem(mapFD(for: watch.kind), &mapKey)
-        if err == 0 || err == -ENOENT {
-            allocator.release(slot)
-        } else {
-            keysLeftBehind.insert(watch)
+    public func remove(_ watches: [Watch]) {
+        let leaving = watches.filter { slotsByWatch[$0] != nil }
+        // A key that stayed in its map would keep the program counting into its slot:
+        // that slot stays out of the free list rather than go to another key.
+        let stayed = Set(maps.remove(leaving))
+        for watch in leaving {
+            guard let slot = slotsByWatch.removeValue(forKey: watch) else { continue }
+            if watch.kind == .prefix { prefixWatched(length: watch.bytes.count, by: -1) }
+            if stayed.contains(watch) {
+                keysLeftBehind.insert(watch)
+            } else {
+                allocator.release(slot)
+            }
         }
     }
 
@@ -250,26 +260,7 @@ public final class DmabufProgram: ScanBackend {
 
     /// The keys in the kernel maps, walked one by one: what `mapEntryCount` must equal.
     func kernelMapKeyCount() -> Int {
-        [loaded.watchedFD, loaded.prefixesFD].reduce(0) { $0 + Self.countKeys(of: $1) }
-    }
-
-    /// Walks a hash map's keys. A key deleted during the walk makes the walk restart in
-    /// the kernel, but nothing deletes concurrently: only this object writes the maps.
-    private static func countKeys(of fd: Int32) -> Int {
-        var key = [UInt8](repeating: 0, count: Int(DMABUFD_NAME_LEN))
-        var next = key
-        var count = 0
-        var err = bpf_map_get_next_key(fd, nil, &next)
-        while err == 0 {
-            count += 1
-            key = next
-            err = bpf_map_get_next_key(fd, &key, &next)
-        }
-        return count
-    }
-
-    private func mapFD(for kind: Watch.Kind) -> Int32 {
-        kind == .name ? loaded.watchedFD : loaded.prefixesFD
+        maps.keyCount()
     }
 
     private static func collectMode(_ collecting: BufferCollection) -> UInt32 {
@@ -278,10 +269,5 @@ public final class DmabufProgram: ScanBackend {
         case .matched: return UInt32(DMABUFD_COLLECT_MATCHED.rawValue)
         case .all: return UInt32(DMABUFD_COLLECT_ALL.rawValue)
         }
-    }
-
-    /// The 32-byte map key: the name or prefix, zero-padded.
-    static func key(_ name: [UInt8]) -> [UInt8] {
-        name + [UInt8](repeating: 0, count: Int(DMABUFD_NAME_LEN) - name.count)
     }
 }

@@ -7,11 +7,11 @@ public protocol ScanBackend: AnyObject {
     var capacity: Int { get }
     /// Names and prefixes watched now.
     var watchedCount: Int { get }
-    /// Starts counting for `watch` (a watch already counted changes nothing). Throws
-    /// `capacityExhausted` when every slot is in use.
-    func insert(_ watch: Watch) throws(ScannerError)
-    /// Stops counting for `watch`; one not counted is ignored.
-    func remove(_ watch: Watch)
+    /// Starts counting for every watch of `watches` (one already counted changes nothing),
+    /// or for none of them: throws `capacityExhausted` when there are not slots enough.
+    func insert(_ watches: [Watch]) throws(ScannerError)
+    /// Stops counting for `watches`; one not counted is ignored.
+    func remove(_ watches: [Watch])
     /// Runs one pass over every DMA-BUF, returning the records of the buffers `collecting` asks for.
     func runPass(collecting: BufferCollection) throws(ScannerError) -> PassReport
     /// Every hold of a DMA-BUF by a process now (open fds and mappings), and which pid

@@ -13,6 +13,7 @@ struct SlotAllocator: Sendable {
     }
 
     var inUse: Int { capacity - free.count }
+    var available: Int { free.count }
 
     /// A free slot, or nil when all `capacity` are in use.
     mutating func allocate() -> UInt32? {

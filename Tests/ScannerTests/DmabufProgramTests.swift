@@ -86,14 +86,14 @@ extension Trait where Self == ConditionTrait {
     @Test(.loadsTheProgram) func insertAndRemoveChangeTheWatchedCount() throws {
         let program = try DmabufProgram(capacity: 8)
         #expect(program.capacity == 8)
-        try program.insert(.name(Array("camera".utf8)))
-        try program.insert(.name(Array("gpu-frame".utf8)))
+        try program.insert([.name(Array("camera".utf8))])
+        try program.insert([.name(Array("gpu-frame".utf8))])
         #expect(program.watchedCount == 2)
-        program.remove(.name(Array("camera".utf8)))
+        program.remove([.name(Array("camera".utf8))])
         #expect(program.watchedCount == 1)
-        program.remove(.name(Array("never-watched".utf8)))
+        program.remove([.name(Array("never-watched".utf8))])
         #expect(program.watchedCount == 1)
-        try program.insert(.name(Array("camera".utf8)))
+        try program.insert([.name(Array("camera".utf8))])
         #expect(program.watchedCount == 2)
         #expect(program.mapEntryCount() == 2 && program.kernelMapKeyCount() == 2, "the kernel maps agree")
     }
@@ -101,17 +101,17 @@ extension Trait where Self == ConditionTrait {
     @Test(.loadsTheProgram) func namesAndPrefixesShareTheCapacityAndStayDistinct() throws {
         let program = try DmabufProgram(capacity: 2)
         let cam = Array("cam".utf8)
-        try program.insert(.name(cam))
-        try program.insert(.prefix(cam))
+        try program.insert([.name(cam)])
+        try program.insert([.prefix(cam)])
         #expect(program.watchedCount == 2)
-        #expect(throws: ScannerError.capacityExhausted(capacity: 2)) { try program.insert(.prefix(Array("gpu".utf8))) }
+        #expect(throws: ScannerError.capacityExhausted(capacity: 2)) { try program.insert([.prefix(Array("gpu".utf8))]) }
         let pass = try program.runPass(collecting: .none)
         #expect(pass.totals.buffers == 0)
         #expect(program.stats(for: .prefix(cam)) == .zero)
-        program.remove(.prefix(cam))
+        program.remove([.prefix(cam)])
         #expect(program.watchedCount == 1)
         #expect(program.mapEntryCount() == 1 && program.kernelMapKeyCount() == 1, "counted in both kernel maps")
-        try program.insert(.prefix(Array("gpu".utf8)))
+        try program.insert([.prefix(Array("gpu".utf8))])
         #expect(program.watchedCount == 2)
         #expect(program.mapEntryCount() == 2 && program.kernelMapKeyCount() == 2)
     }
@@ -119,7 +119,7 @@ extension Trait where Self == ConditionTrait {
     @Test(.loadsTheProgram) func aWatchedNameReadsZeroAfterAPass() throws {
         let program = try DmabufProgram(capacity: 4)
         let name = Array("camera".utf8)
-        try program.insert(.name(name))
+        try program.insert([.name(name)])
         #expect(program.stats(for: .name(name)) == .zero)
         _ = try program.runPass(collecting: .none)
         #expect(program.stats(for: .name(name)) == .zero)
@@ -129,15 +129,31 @@ extension Trait where Self == ConditionTrait {
     @Test(.loadsTheProgram) func oneNameMoreThanCapacityIsExhausted() throws {
         let capacity = 5
         let program = try DmabufProgram(capacity: capacity)
-        for i in 0..<capacity { try program.insert(.name(Array("name-\(i)".utf8))) }
+        try program.insert((0..<capacity).map { .name(Array("name-\($0)".utf8)) })
         #expect(throws: ScannerError.capacityExhausted(capacity: capacity)) {
-            try program.insert(.name(Array("one-too-many".utf8)))
+            try program.insert([.name(Array("one-too-many".utf8))])
         }
         #expect(program.watchedCount == capacity)
         // A freed slot is usable again, and the full map still takes the name.
-        program.remove(.name(Array("name-0".utf8)))
-        try program.insert(.name(Array("one-too-many".utf8)))
+        program.remove([.name(Array("name-0".utf8))])
+        try program.insert([.name(Array("one-too-many".utf8))])
         #expect(program.watchedCount == capacity)
+    }
+
+    @Test(.loadsTheProgram) func aBatchGoesInWholeOrNotAtAll() throws {
+        let program = try DmabufProgram(capacity: 1_000)
+        let names = (0..<600).map { Watch.name(Array("batch-\($0)".utf8)) }
+        let prefixes = (0..<300).map { Watch.prefix(Array("pre-\($0)".utf8)) }
+        try program.insert(names + prefixes + names.prefix(10))  // the repeated ten count once
+        #expect(program.watchedCount == 900 && program.kernelMapKeyCount() == 900)
+        let tooMany = (0..<101).map { Watch.name(Array("more-\($0)".utf8)) }
+        #expect(throws: ScannerError.capacityExhausted(capacity: 1_000)) { try program.insert(tooMany) }
+        #expect(program.watchedCount == 900 && program.kernelMapKeyCount() == 900, "none of the batch went in")
+        program.remove(Array(names.prefix(300)) + [.name(Array("never-watched".utf8))] + prefixes)
+        #expect(program.watchedCount == 300 && program.kernelMapKeyCount() == 300, "one never watched is ignored")
+        #expect(program.mapEntryCount() == 300)
+        try program.insert(tooMany)
+        #expect(program.watchedCount == 401 && program.kernelMapKeyCount() == 401)
     }
 
     @Test func badConfigurationIsRefusedBeforeLoading() {
@@ -147,8 +163,8 @@ extension Trait where Self == ConditionTrait {
 
     @Test(.loadsTheProgram) func aBadNameIsRefused() throws {
         let program = try DmabufProgram(capacity: 2)
-        #expect(throws: ScannerError.self) { try program.insert(.name([])) }
-        #expect(throws: ScannerError.self) { try program.insert(.name([UInt8](repeating: 0x61, count: 32))) }
+        #expect(throws: ScannerError.self) { try program.insert([.name([])]) }
+        #expect(throws: ScannerError.self) { try program.insert([.name([UInt8](repeating: 0x61, count: 32))]) }
         #expect(program.watchedCount == 0)
     }
 }

@@ -70,7 +70,7 @@ import Testing
     }
 
     @Test func theMapKeyIsTheNameZeroPaddedTo32Bytes() {
-        let key = DmabufProgram.key(Array("gpu".utf8))
+        let key = WatchMaps.key(Array("gpu".utf8))
         #expect(key.count == 32)
         #expect(Array(key.prefix(3)) == Array("gpu".utf8))
         #expect(key.dropFirst(3).allSatisfy { $0 == 0 })

@@ -51,18 +51,19 @@ final class FakeKernel: ScanBackend, Sendable {
 
     func mapEntryCount() -> Int { watchedCount }
 
-    func insert(_ watch: Watch) throws(ScannerError) {
+    /// All or none, as the real maps are written.
+    func insert(_ watches: [Watch]) throws(ScannerError) {
         try state.withLock { (state) throws(ScannerError) in
-            if watch == state.refusedInsert { throw .mapUpdateFailed("Invalid argument (22)") }
-            guard state.watched.contains(watch) || state.watched.count < capacity else {
-                throw .capacityExhausted(capacity: capacity)
+            if let refused = state.refusedInsert, watches.contains(refused) {
+                throw .mapUpdateFailed("Invalid argument (22)")
             }
-            state.watched.insert(watch)
+            guard state.watched.union(watches).count <= capacity else { throw .capacityExhausted(capacity: capacity) }
+            state.watched.formUnion(watches)
         }
     }
 
-    func remove(_ watch: Watch) {
-        state.withLock { _ = $0.watched.remove(watch) }
+    func remove(_ watches: [Watch]) {
+        state.withLock { $0.watched.subtract(watches) }
     }
 
     func runPass(collecting: BufferCollection) throws(ScannerError) -> PassReport {

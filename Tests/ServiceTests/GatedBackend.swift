@@ -17,12 +17,12 @@ final class GatedBackend: ScanBackend, Sendable {
     /// How long each pass says it took: what bounds the monitor's gathering before the next.
     let reportedDurationNsec = Atomic<Int64>(1)
 
-    func insert(_ key: Watch) throws(ScannerError) {
-        names.withLock { _ = $0.insert(key) }
+    func insert(_ keys: [Watch]) throws(ScannerError) {
+        names.withLock { $0.formUnion(keys) }
     }
 
-    func remove(_ key: Watch) {
-        names.withLock { _ = $0.remove(key) }
+    func remove(_ keys: [Watch]) {
+        names.withLock { $0.subtract(keys) }
     }
 
     /// Pass `n` (1-based) blocks until `release` reaches `n`.

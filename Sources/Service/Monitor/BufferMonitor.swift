@@ -334,21 +334,16 @@ public actor BufferMonitor {
         } catch {
             throw .watch(error)
         }
-        var inserted: [Watch] = []
-        for watch in plan.entering {
-            do {
-                try backend.insert(watch)
-            } catch {
-                removeFromMaps(inserted)
-                throw MonitorError(inserting: error)
-            }
-            inserted.append(watch)
+        do {
+            try backend.insert(plan.entering)
+        } catch {
+            throw MonitorError(inserting: error)
         }
         registry.commit(plan)
         return plan
     }
 
     private func removeFromMaps(_ leaving: [Watch]) {
-        for watch in leaving { backend.remove(watch) }
+        backend.remove(leaving)
     }
 }
