@@ -6,7 +6,8 @@ import NIOCore
 struct AcceptedConnection: Sendable {
     let channel: any Channel
     let peer: PeerCredentials
-    /// Whether messages its decoder framed wait for an idle session.
+    /// Its part in `UntakenMessages`: the calls its decoder framed, until they are handed
+    /// on or answered.
     let backlog: ConnectionBacklog
 }
 

@@ -5,8 +5,8 @@ import NIOCore
 /// NUL out. It adds what needs a clock or the other connections: a message started must
 /// end within `messageTimeout`, so a client can neither grow our memory (the framer's
 /// limit) nor hold a half message forever; what it buffers counts against the
-/// `budget` all connections share; and each message it frames counts in `backlog` until
-/// the connection's session takes it.
+/// `budget` all connections share; and each message it frames counts in `backlog` (a
+/// call on its way) from then on.
 struct MessageFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = [UInt8]
 

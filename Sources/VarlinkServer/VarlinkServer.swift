@@ -28,8 +28,8 @@ public struct VarlinkServer: Service, CustomStringConvertible {
     ///   - connectionsPerUID: how many connections a peer's uid may hold at once (nil: no
     ///     limit beyond `limits.maxConnections`).
     ///   - observer: told of every reply sent and every connection turned away.
-    ///   - untaken: counts the messages read off every connection that its session has
-    ///     not taken yet.
+    ///   - untaken: counts the connections with a call on its way: read off the socket and
+    ///     not yet taken by the session, or taken and not yet handed on or answered.
     public init(
         _ listener: Listener, dispatcher: VarlinkDispatcher, limits: ConnectionLimits,
         connectionsPerUID: @escaping @Sendable (PeerCredentials) -> Int?, observer: any VarlinkServerObserver,

@@ -66,8 +66,8 @@ public actor BufferMonitor {
     /// - Parameter eventLoop: the thread every pass and map write runs on; give the
     ///   monitor one of its own so a pass never stalls socket I/O.
     /// - Parameter reserve: the share of the capacity only some uids may use.
-    /// - Parameter untaken: the server's count of calls read but not yet taken, which
-    ///   passes about to start wait for (briefly).
+    /// - Parameter untaken: the server's count of calls read and not yet handed on,
+    ///   which passes about to start wait for (at most as long as the last pass took).
     public init(
         backend: sending any ScanBackend, reserve: ReservedShare = ReservedShare(names: 0, uids: []),
         untaken: UntakenMessages = UntakenMessages(), eventLoop: any EventLoop

@@ -1,8 +1,8 @@
 import Synchronization
 import VarlinkServer
 
-/// Calls on their way to the monitor: messages read off their sockets that no idle session
-/// has taken yet (`untaken`, counted by the server: any of them may need a pass), and calls
+/// Calls on their way to the monitor: those the server counts (`untaken`: read off their
+/// sockets and not yet handed on or answered; any of them may need a pass), and calls
 /// that need a pass, which the interface announces before it awaits the monitor and the
 /// monitor counts in when they get there. A pass about to start waits (briefly) while any
 /// are on their way, so calls that arrive together share one pass instead of each missing
